@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# bench/startup.sh — start-up + teardown benchmark for warden (`make bench`).
+#
+# Measures the wall-clock time of running /bin/true under
+#   1. warden     `build/warden run -- /bin/true` (embedded default policy)
+#   2. bwrap      bare bubblewrap with the same namespaces and a comparable
+#                 mount set — the floor any bwrap-style sandbox can reach
+#   3. srt        Anthropic's sandbox runtime (`srt`, npm package
+#                 @anthropic-ai/sandbox-runtime) with a no-network settings file
+#   4. /bin/true  no sandbox at all, to show the fork+exec floor
+# and writes the "## Start-up" section of docs/benchmarks.md. The target is
+# warden's median <= 1.3 x bare bwrap's median (PASS/MISS).
+#
+# Runs offline: it only uses what is already installed. scripts/bench-deps.sh
+# installs the prerequisites (hyperfine, time, bubblewrap, socat, ripgrep,
+# and srt into build/bench-node/); anything missing is reported, not fetched.
+#
+# Works as root (what CI does: everything then runs as root) and as an
+# unprivileged user (bwrap, warden and srt then rely on unprivileged user
+# namespaces). Nothing here switches user.
+#
+# Environment knobs:
+#   WARDEN=path        binary under test (default build/warden; relative
+#                      paths are taken from the repository root)
+#   SRT=path           srt CLI (default build/bench-node/node_modules/.bin/srt)
+#   BENCH_RUNS=N       minimum timed runs per tool (default 30; fast tools get
+#                      as many as fit in 3 s, hyperfine's --min-runs semantics)
+#   BENCH_WARMUP=N     warm-up runs per tool (default 3)
+#   BENCH_RSS_RUNS=N   runs under /usr/bin/time for peak RSS (default 5)
+#   BENCH_STRICT=1     exit 1 on MISS (default: MISS is reported, exit 0)
+#   BENCH_NO_HYPERFINE=1  force the shell fallback timer (for testing it)
+#
+# Takes ~25 s on a 2-CPU VM (each fast tool is timed for 3 s; srt ~15 s).
+#
+# Exit status: 0 with a verdict (PASS, or MISS unless BENCH_STRICT=1);
+# 1 if warden is missing/broken or no verdict could be reached.
+set -euo pipefail
+
+# Numbers are formatted and parsed by awk/printf; keep the decimal point a dot.
+export LC_ALL=C
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly BENCH_DIR="$ROOT/build/bench"
+# A scratch directory that warden/srt treat as the project workdir and that
+# bwrap binds read-write. Recreated each run: srt creates (and normally
+# removes) mount-point files in it, and a stale one must not skew a later run.
+readonly WORKDIR="$BENCH_DIR/work"
+readonly DOC="$ROOT/docs/benchmarks.md"
+readonly SRT_SETTINGS="$BENCH_DIR/srt-settings.json"
+
+WARDEN="${WARDEN:-build/warden}"
+SRT="${SRT:-build/bench-node/node_modules/.bin/srt}"
+readonly RUNS="${BENCH_RUNS:-30}"
+# Millisecond-scale tools are noisy; rather than a fixed 30 runs, each is
+# timed for at least MIN_SECONDS (hyperfine --min-runs keeps going for its
+# built-in 3 s; the fallback loop mimics that), so the warden/bwrap ratio
+# rests on hundreds of samples. srt (~0.4 s per run) stays near RUNS.
+readonly MIN_SECONDS=3
+readonly MAX_RUNS=2000
+readonly WARMUP="${BENCH_WARMUP:-3}"
+readonly RSS_RUNS="${BENCH_RSS_RUNS:-5}"
+readonly TARGET="1.3"
+# A probe or benchmark that takes longer than this is hung, not slow.
+readonly PROBE_TIMEOUT=60 BENCH_TIMEOUT=120
+
+# Display order of the result rows. Each tool has a command array CMD_<tool>.
+readonly TOOLS=(warden bwrap srt true)
+SCRATCH_TMP=""
+declare -A LABEL=([warden]="warden" [bwrap]="bwrap" [srt]="srt" [true]="/bin/true (no sandbox)")
+declare -A MEDIAN=() P90=() RSS=() NOTE=() NRUNS=()
+declare -a CMD_warden=() CMD_bwrap=() CMD_srt=() CMD_true=()
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# Resolve a path given relative to the repository root.
+abspath() {
+    case "$1" in
+        /*) printf '%s\n' "$1" ;;
+        */*) printf '%s\n' "$ROOT/$1" ;;
+        *) command -v "$1" || printf '%s\n' "$ROOT/$1" ;;
+    esac
+}
+
+# Quote an argv as one string that hyperfine -N (which splits with POSIX
+# shell-word rules, but runs no shell) turns back into the same argv.
+quote_words() {
+    local w out=()
+    for w in "$@"; do
+        if [[ "$w" =~ ^[A-Za-z0-9_./=:,@+%-]+$ ]]; then
+            out+=("$w")
+        else
+            out+=("'${w//\'/\'\"\'\"\'}'")
+        fi
+    done
+    printf '%s' "${out[*]}"
+}
+
+# The same, with the repository path abbreviated, for the report.
+show_cmd() {
+    local s
+    s="$(quote_words "$@")"
+    printf '%s' "${s//"$ROOT"/<repo>}"
+}
+
+# One line, no table-breaking characters: used for failure reasons in the doc.
+one_line() {
+    tr '\n|' ' /' | sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | cut -c1-300
+}
+
+# ---------------------------------------------------------------------------
+# Command lines
+# ---------------------------------------------------------------------------
+
+# The CMD_<tool> arrays are read through namerefs, which shellcheck cannot see.
+# shellcheck disable=SC2034
+build_commands() {
+    CMD_true=(/bin/true)
+
+    # warden with its embedded default policy (user+mount+pid+net+ipc+uts+
+    # cgroup namespaces, read-only system dirs, workdir rw, private /tmp and
+    # HOME, Landlock, seccomp). No policy file: the default is what agents get.
+    CMD_warden=("$WARDEN" run -- /bin/true)
+
+    # Bare bwrap: the same namespaces and roughly warden's mount set, nothing
+    # else (no Landlock, no seccomp, no private HOME). This is the baseline the
+    # 1.3x target is measured against.
+    local bwrap
+    bwrap="$(command -v bwrap || true)"
+    CMD_bwrap=("${bwrap:-bwrap}"
+        --unshare-user --unshare-pid --unshare-net --unshare-ipc
+        --unshare-uts --unshare-cgroup
+        --ro-bind /usr /usr --ro-bind /etc /etc)
+    # On merged-/usr systems (Debian 12) the top-level lib/bin dirs are
+    # symlinks into /usr; recreate them as symlinks rather than binding.
+    local d
+    for d in /bin /sbin /lib /lib32 /lib64 /libx32; do
+        if [[ -L "$d" ]]; then
+            CMD_bwrap+=(--symlink "$(readlink "$d")" "$d")
+        elif [[ -d "$d" ]]; then
+            CMD_bwrap+=(--ro-bind "$d" "$d")
+        fi
+    done
+    CMD_bwrap+=(--proc /proc --dev /dev --tmpfs /tmp
+        --bind "$WORKDIR" "$WORKDIR" --chdir "$WORKDIR"
+        --die-with-parent /bin/true)
+
+    # srt with an explicit settings file (never ~/.srt-settings.json, which
+    # would make results depend on the user running the benchmark).
+    CMD_srt=("$SRT" --settings "$SRT_SETTINGS" -- /bin/true)
+}
+
+# srt settings as close as srt gets to warden's default job: no network
+# (an empty allowedDomains list is srt's "deny all"; leaving it out would
+# disable srt's network isolation altogether), workdir writable, nothing
+# else writable, reads unrestricted (srt has no read-only-system-dirs mode
+# distinct from that: it ro-binds / and re-binds the writable paths).
+write_srt_settings() {
+    cat >"$SRT_SETTINGS" <<EOF
+{
+  "network": { "allowedDomains": [], "deniedDomains": [] },
+  "filesystem": {
+    "denyRead": [],
+    "allowRead": [],
+    "allowWrite": ["$WORKDIR"],
+    "denyWrite": []
+  }
+}
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------
+
+# Run a tool once and make sure it works before timing it; hyperfine would
+# otherwise abort on the first failing run with a less useful message.
+# On failure, prints the reason (exit status + stderr) on stdout.
+probe() {
+    local -n cmd="CMD_$1"
+    local err rc=0
+    err="$(mktemp)"
+    (cd "$WORKDIR" && timeout "$PROBE_TIMEOUT" "${cmd[@]}") </dev/null >/dev/null 2>"$err" || rc=$?
+    if (( rc != 0 )); then
+        if (( rc == 124 )); then
+            printf 'timed out after %ss' "$PROBE_TIMEOUT"
+        else
+            printf 'exit %d: %s' "$rc" "$(one_line <"$err")"
+        fi
+    fi
+    rm -f "$err"
+    return "$rc"
+}
+
+# Current time in nanoseconds. bash >= 5 has $EPOCHREALTIME, which needs no
+# fork (a `date` fork per sample would add ~1 ms of noise to every sample);
+# otherwise fall back to date(1). Non-digits are stripped because
+# EPOCHREALTIME's separator follows the locale.
+now_ns() {
+    if [[ -n "${EPOCHREALTIME:-}" ]]; then
+        local us="${EPOCHREALTIME//[!0-9]/}"
+        printf '%s000\n' "$us"
+    else
+        date +%s%N
+    fi
+}
+
+# Time a tool; writes one sample per line, in milliseconds, to $2.
+# hyperfine -N runs the command without an intermediate shell, so the samples
+# are the sandbox's own cost; its raw JSON is kept under build/bench/.
+time_tool() {
+    local tool="$1" samples_file="$2"
+    local -n cmd="CMD_$tool"
+    local json="$BENCH_DIR/startup-$tool.json"
+    if use_hyperfine; then
+        (cd "$WORKDIR" && timeout "$BENCH_TIMEOUT" hyperfine -N --style basic \
+            --warmup "$WARMUP" --min-runs "$RUNS" --max-runs "$MAX_RUNS" \
+            --export-json "$json" -n "$tool" "$(quote_words "${cmd[@]}")") >&2 || return 1
+        # The "times" array of hyperfine's (pretty-printed) JSON, in seconds.
+        awk '/"times": \[/ {on=1; next} on && /\]/ {exit}
+             on {gsub(/[ ,]/, ""); printf "%.6f\n", $0 * 1000}' "$json" >"$samples_file"
+    else
+        # Fallback: a plain loop. Includes a little bash fork overhead that
+        # hyperfine would not, equally for every tool.
+        rm -f "$json"
+        (
+            cd "$WORKDIR"
+            local i t0 t1 start
+            for ((i = 0; i < WARMUP; i++)); do
+                "${cmd[@]}" </dev/null >/dev/null 2>&1
+            done
+            start="$(now_ns)"
+            for ((i = 0; i < MAX_RUNS; i++)); do
+                t0="$(now_ns)"
+                "${cmd[@]}" </dev/null >/dev/null 2>&1
+                t1="$(now_ns)"
+                echo "$((t1 - t0))"
+                (( i + 1 >= RUNS && t1 - start >= MIN_SECONDS * 1000000000 )) && break
+            done
+        ) | awk '{printf "%.6f\n", $1 / 1e6}' >"$samples_file" || return 1
+    fi
+    [[ -s "$samples_file" ]]
+}
+
+# Median and nearest-rank p90 of a sample file -> "median p90" (ms).
+stats() {
+    sort -g "$1" | awk '{v[NR] = $1}
+        END {
+            if (NR == 0) exit 1
+            med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            k = int(0.9 * NR); if (k < 0.9 * NR) k++
+            printf "%.2f %.2f\n", med, v[k]
+        }'
+}
+
+# Peak RSS (KiB) via GNU time's %M: the kernel's ru_maxrss for the waited-for
+# child, i.e. the largest single process in the tree (not the sum). Median
+# over a few runs; "n/a" without /usr/bin/time.
+peak_rss() {
+    local -n cmd="CMD_$1"
+    [[ -x /usr/bin/time ]] || { echo "n/a"; return; }
+    local f i
+    f="$(mktemp)"
+    for ((i = 0; i < RSS_RUNS; i++)); do
+        (cd "$WORKDIR" && /usr/bin/time -f %M -a -o "$f" "${cmd[@]}") </dev/null >/dev/null 2>&1 || true
+    done
+    # Keep only numeric lines (time also writes "Command exited ..." lines).
+    grep -E '^[0-9]+$' "$f" | sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : "n/a"}'
+    rm -f "$f"
+}
+
+measure() {
+    local tool="$1" reason samples
+    log "measuring ${LABEL[$tool]}"
+    if ! reason="$(probe "$tool")"; then
+        NOTE[$tool]="did not run: $reason"
+        log "${LABEL[$tool]}: ${NOTE[$tool]}"
+        return 1
+    fi
+    samples="$BENCH_DIR/startup-$tool.samples"
+    if ! time_tool "$tool" "$samples"; then
+        NOTE[$tool]="timing failed (see the log above)"
+        return 1
+    fi
+    read -r "MEDIAN[$tool]" "P90[$tool]" < <(stats "$samples")
+    NRUNS[$tool]="$(wc -l <"$samples")"
+    RSS[$tool]="$(peak_rss "$tool")"
+}
+
+# ---------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+
+machine_info() {
+    local cpu distro mem virt
+    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
+    [[ -n "$cpu" ]] || cpu="$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ {print $2; exit}')"
+    # shellcheck disable=SC1091
+    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
+    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    virt="$(systemd-detect-virt 2>/dev/null || true)"
+    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
+    printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
+        "${virt:+, virtualisation: $virt}"
+    printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0)" || echo "unprivileged user (uid $EUID)")"
+}
+
+tool_versions() {
+    local v=() rev
+    rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")"
+    if [[ "$WARDEN" == "$ROOT/build/warden" ]]; then
+        v+=("warden at $rev")
+    else
+        v+=("warden: WARDEN=${WARDEN//"$ROOT"/<repo>}, NOT build/warden")
+    fi
+    command -v bwrap >/dev/null && v+=("$(bwrap --version)")
+    [[ -x "$SRT" ]] && v+=("srt $("$SRT" --version 2>/dev/null || echo '?') on node $(node --version 2>/dev/null || echo '?')")
+    use_hyperfine && v+=("$(hyperfine --version)")
+    local joined
+    joined="$(printf '%s; ' "${v[@]}")"
+    printf -- '- Versions: %s\n' "${joined%; }"
+}
+
+# Sets VERDICT (PASS/MISS/UNKNOWN) and VERDICT_TEXT.
+compute_verdict() {
+    if [[ -z "${MEDIAN[warden]:-}" || -z "${MEDIAN[bwrap]:-}" ]]; then
+        VERDICT=UNKNOWN
+        VERDICT_TEXT="no verdict: warden or bare bwrap could not be measured."
+        return
+    fi
+    local r
+    r="$(ratio "${MEDIAN[warden]}" "${MEDIAN[bwrap]}")"
+    if awk -v r="$r" -v t="$TARGET" 'BEGIN {exit !(r <= t)}'; then VERDICT=PASS; else VERDICT=MISS; fi
+    VERDICT_TEXT="warden's median start-up is ${r}x bare bwrap's (target <= ${TARGET}x)"
+    if [[ -n "${MEDIAN[srt]:-}" ]]; then
+        VERDICT_TEXT+="; warden/srt = $(ratio "${MEDIAN[warden]}" "${MEDIAN[srt]}")x"
+    else
+        VERDICT_TEXT+="; warden/srt not available (srt was not measured)"
+    fi
+    VERDICT_TEXT+="."
+}
+
+results_table() {
+    local tool
+    echo "| tool | median ms | p90 ms | ratio vs bwrap | peak RSS KiB |"
+    echo "|---|---:|---:|---:|---:|"
+    for tool in "${TOOLS[@]}"; do
+        if [[ -n "${MEDIAN[$tool]:-}" ]]; then
+            printf '| %s | %s | %s | %s | %s |\n' "${LABEL[$tool]}" "${MEDIAN[$tool]}" "${P90[$tool]}" \
+                "$( [[ -n "${MEDIAN[bwrap]:-}" ]] && echo "$(ratio "${MEDIAN[$tool]}" "${MEDIAN[bwrap]}")x" || echo "n/a")" \
+                "${RSS[$tool]}"
+        else
+            printf '| %s | not measured¹ | – | – | – |\n' "${LABEL[$tool]}"
+        fi
+    done
+    local first=1
+    for tool in "${TOOLS[@]}"; do
+        [[ -n "${NOTE[$tool]:-}" ]] || continue
+        (( first )) && { echo; first=0; }
+        printf '¹ %s: %s\n\n' "${LABEL[$tool]}" "${NOTE[$tool]}"
+    done
+}
+
+use_hyperfine() { [[ -z "${BENCH_NO_HYPERFINE:-}" ]] && command -v hyperfine >/dev/null 2>&1; }
+
+timing_method() {
+    if use_hyperfine; then
+        printf 'timed by hyperfine -N (no intermediate shell)'
+    else
+        printf 'timed by a bash loop (hyperfine missing; adds ~0.5 ms of fork overhead per run)'
+    fi
+}
+
+run_counts() {
+    local tool parts=()
+    for tool in "${TOOLS[@]}"; do
+        [[ -n "${NRUNS[$tool]:-}" ]] && parts+=("${LABEL[$tool]%% *} ${NRUNS[$tool]}")
+    done
+    local joined
+    joined="$(printf '%s, ' "${parts[@]}")"
+    printf '%s' "${joined%, }"
+}
+
+# The generated "## Start-up" section (markdown) on stdout.
+render_section() {
+    local tool
+    cat <<EOF
+## Start-up
+
+<!-- Generated by bench/startup.sh; re-run \`make bench\` instead of editing this section. -->
+
+Wall-clock time to create a sandbox, run \`/bin/true\` in it and tear it down.
+Produced by \`make bench\` (which runs \`bash bench/startup.sh\`); ${WARMUP} warm-up
+runs, then at least ${RUNS} timed runs and ${MIN_SECONDS} s per tool, $(timing_method)
+(timed runs: $(run_counts)). Raw data: \`build/bench/\`.
+
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
+$(machine_info)
+$(tool_versions)
+
+$(results_table)
+
+**Verdict: ${VERDICT}** — ${VERDICT_TEXT}
+
+Notes:
+
+- Peak RSS is GNU time's \`%M\` (the kernel's \`ru_maxrss\`): the largest single
+  process in the tree, median of ${RSS_RUNS} runs — not the sum over the tree.
+- bwrap uses warden's namespaces (user, pid, net, ipc, uts, cgroup) and a
+  comparable mount set, but no Landlock, seccomp or private HOME: it is the
+  floor, and the 1.3x target is the budget for warden's extra layers.
+- srt needs \`allowedDomains: []\` to isolate the network at all. With it, each
+  run starts node, an in-process HTTP/SOCKS proxy, a host-side socat bridge,
+  then bwrap (\`--ro-bind / /\`, net+pid+user namespaces), bash, two socat
+  relays inside, and its \`apply-seccomp\` helper (a nested user+pid+mount
+  namespace) before \`bash -c /bin/true\`. Most of its time is node start-up
+  and that set-up; its RSS is node's.
+  srt 0.0.78 leaves one \`srt-mux-*.sock\` in \`\$TMPDIR\` per run (its CLI
+  exits without closing the proxy), so every tool runs with a throwaway TMPDIR.
+
+Commands (run from the scratch workdir \`<repo>/build/bench/work\`):
+
+\`\`\`
+EOF
+    for tool in "${TOOLS[@]}"; do
+        local -n c="CMD_$tool"
+        printf '%-7s %s\n' "$tool:" "$(show_cmd "${c[@]}")"
+        unset -n c
+    done
+    # shellcheck disable=SC2016  # literal backquotes (markdown)
+    printf '```\n\nsrt settings (`build/bench/srt-settings.json`):\n\n```json\n'
+    sed "s|$ROOT|<repo>|g" "$SRT_SETTINGS"
+    printf '```\n'
+}
+
+# Replace the "## Start-up" section of docs/benchmarks.md (up to the next
+# level-2 heading) with $1, leaving everything else alone; append the section
+# if there is none; create the file with a short header if it is missing.
+update_doc() {
+    local section="$1" tmp
+    mkdir -p "$(dirname "$DOC")"
+    if [[ ! -f "$DOC" ]]; then
+        printf '# warden benchmarks\n\nMeasurements of warden against other sandboxes. Each section is regenerated\nby the script named in it.\n\n' >"$DOC"
+    fi
+    tmp="$(mktemp)"
+    awk -v secfile="$section" '
+        function emit(  line) {
+            while ((getline line < secfile) > 0) print line
+            close(secfile)
+            done = 1
+        }
+        /^```/ { fence = !fence }
+        !fence && /^## Start-up[[:space:]]*$/ { emit(); print ""; skip = 1; next }
+        skip && !fence && /^## / { skip = 0 }
+        !skip { print }
+        END { if (!done) { print ""; emit() } }
+    ' "$DOC" | cat -s >"$tmp"
+    # Copy back rather than mv: keeps the file's mode (mktemp's is 0600).
+    cat "$tmp" >"$DOC"
+    rm -f "$tmp"
+}
+
+# ---------------------------------------------------------------------------
+
+main() {
+    cd "$ROOT"
+    WARDEN="$(abspath "$WARDEN")"
+    SRT="$(abspath "$SRT")"
+
+    # warden is the subject: without it there is nothing to report.
+    [[ -e "$WARDEN" ]] || die "warden binary not found at ${WARDEN#"$ROOT"/} — build it first (make), or point WARDEN= at one."
+    [[ -x "$WARDEN" ]] || die "${WARDEN#"$ROOT"/} is not executable."
+    command -v hyperfine >/dev/null || log "hyperfine not found; using a bash timing loop (install: scripts/bench-deps.sh)"
+    [[ -x /usr/bin/time ]] || log "/usr/bin/time not found; peak RSS will be n/a (Debian package: time)"
+
+    mkdir -p "$BENCH_DIR"
+    rm -rf "$WORKDIR"
+    mkdir -p "$WORKDIR"
+    # srt 0.0.78's CLI exits without closing its proxy, leaving one
+    # srt-mux-<pid>-0.sock in $TMPDIR per run (~40 per benchmark). Give every
+    # tool (equally) a private TMPDIR that is removed on exit. Kept short and
+    # under /tmp: srt puts unix sockets there (108-byte path limit).
+    SCRATCH_TMP="$(mktemp -d /tmp/warden-bench.XXXXXX)"
+    trap 'rm -rf "$SCRATCH_TMP"' EXIT
+    export TMPDIR="$SCRATCH_TMP"
+    write_srt_settings
+    build_commands
+
+    local reason
+    if ! reason="$(probe warden)"; then
+        die "warden failed to run /bin/true (${reason}); fix that before benchmarking."
+    fi
+
+    local tool
+    for tool in true bwrap warden; do
+        measure "$tool" || true
+    done
+    if [[ ! -x "$SRT" ]]; then
+        NOTE[srt]="not installed (${SRT#"$ROOT"/} missing; run scripts/bench-deps.sh)"
+        log "srt: ${NOTE[srt]}"
+    elif ! command -v node >/dev/null; then
+        NOTE[srt]="node not found (Debian package nodejs; srt needs node >= 20.11)"
+        log "srt: ${NOTE[srt]}"
+    else
+        measure srt || true
+    fi
+
+    compute_verdict
+    local section
+    section="$(mktemp)"
+    render_section >"$section"
+    cp "$section" "$BENCH_DIR/startup.md"
+    update_doc "$section"
+    rm -f "$section"
+
+    echo
+    results_table
+    echo "Verdict: ${VERDICT} — ${VERDICT_TEXT}"
+    echo "Written: docs/benchmarks.md (## Start-up), raw data in build/bench/"
+
+    case "$VERDICT" in
+        PASS) return 0 ;;
+        MISS) [[ -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]] && return 1 || return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+main "$@"

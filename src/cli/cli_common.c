@@ -1,0 +1,170 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/log.h"
+
+extern char **environ;
+
+/* Variables that carry no secrets and that programs expect. */
+static const char *const safe_env[] = {
+	"PATH", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_*", "TZ", "COLORTERM", "NO_COLOR",
+};
+
+bool
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+lookup_uid(const char *s, uid_t *uid, struct werr *err)
+{
+	uint64_t v;
+	struct passwd *pw;
+
+	if (parse_u64(s, &v) == 0) {
+		*uid = (uid_t)v;
+		return 0;
+	}
+	errno = 0;
+	pw = getpwnam(s);
+	if (!pw)
+		return werr_set(err, "process.run_as_user: no such user '%s' on this host", s);
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+int
+resolve_identity(const struct policy *p, struct identity *id, struct werr *err)
+{
+	struct passwd *pw;
+	const char *home;
+
+	memset(id, 0, sizeof(*id));
+	if (getuid() != 0) {
+		/* Rootless: the agent is the caller; run_as_* would need privilege. */
+		if (p->run_as_user || p->run_as_group)
+			log_warnx("process.run_as_user/run_as_group ignored: warden runs rootless, so "
+			    "the agent runs as the calling user (uid %u)", (unsigned)getuid());
+		id->uid = getuid();
+		id->gid = getgid();
+	} else if (p->run_as_user) {
+		if (lookup_uid(p->run_as_user, &id->uid, err) < 0)
+			return -1;
+		pw = getpwuid(id->uid);
+		id->gid = pw ? pw->pw_gid : (gid_t)id->uid;
+	} else {
+		/* Root without run_as_user: the sudo caller, else nobody. */
+		const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+		uint64_t u, g;
+		if (su && sg && parse_u64(su, &u) == 0 && parse_u64(sg, &g) == 0 && u != 0) {
+			id->uid = (uid_t)u;
+			id->gid = (gid_t)g;
+		} else {
+			id->uid = 65534;
+			id->gid = 65534;
+		}
+	}
+	if (getuid() == 0 && p->run_as_group) {
+		uint64_t v;
+		struct group *gr;
+		if (parse_u64(p->run_as_group, &v) == 0)
+			id->gid = (gid_t)v;
+		else if ((gr = getgrnam(p->run_as_group)))
+			id->gid = gr->gr_gid;
+		else
+			return werr_set(err, "process.run_as_group: no such group '%s' on this host",
+			    p->run_as_group);
+	}
+	if (id->uid == 0 || id->gid == 0)
+		return werr_set(err, "the agent never runs as root (uid/gid 0)");
+	pw = getpwuid(id->uid);
+	snprintf(id->user, sizeof(id->user), "%s", pw ? pw->pw_name : "sandbox");
+	home = getuid() != 0 ? getenv("HOME") : NULL;
+	if (!home || home[0] != '/' || path_problem(home) || strcmp(home, "/") == 0)
+		home = pw && pw->pw_dir[0] == '/' && strcmp(pw->pw_dir, "/") != 0 &&
+		    !path_problem(pw->pw_dir) && strcmp(pw->pw_dir, "/nonexistent") != 0 ?
+		    pw->pw_dir : NULL;
+	if (!home)
+		home = "/home/sandbox";
+	snprintf(id->home, sizeof(id->home), "%s", home);
+	return 0;
+}
+
+static void
+env_put(struct strv *out, const char *name, const char *value)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < out->n; i++)
+		if (strncmp(out->v[i], name, n) == 0 && out->v[i][n] == '=') {
+			free(out->v[i]);
+			out->v[i] = xasprintf("%s=%s", name, value);
+			return;
+		}
+	strv_take(out, xasprintf("%s=%s", name, value));
+}
+
+void
+build_env(const struct policy *p, const struct identity *id, const struct strv *cli_env,
+    struct strv *out)
+{
+	for (char **e = environ; *e; e++) {
+		char name[256];
+		const char *eq = strchr(*e, '=');
+		bool keep = false;
+
+		if (!eq || (size_t)(eq - *e) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+		for (size_t i = 0; i < ARRAY_SIZE(safe_env); i++)
+			keep |= fnmatch(safe_env[i], name, 0) == 0;
+		keep |= strv_contains(&p->env_pass, name);
+		if (keep)
+			env_put(out, name, eq + 1);
+	}
+	if (!getenv("PATH"))
+		env_put(out, "PATH", "/usr/local/bin:/usr/bin:/bin");
+	for (size_t i = 0; i < p->nenv_set; i++)
+		env_put(out, p->env_set[i].name, p->env_set[i].value);
+	env_put(out, "HOME", id->home);
+	env_put(out, "USER", id->user);
+	env_put(out, "LOGNAME", id->user);
+	for (size_t i = 0; cli_env && i < cli_env->n; i++) {
+		char *eq = strchr(cli_env->v[i], '=');
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - cli_env->v[i]), cli_env->v[i]);
+		env_put(out, name, eq + 1);
+	}
+}
+
+int
+load_policy(const char *path, struct policy *p)
+{
+	struct policy_diags d;
+	const char *def = policy_default_yaml();
+	int r;
+
+	if (path)
+		r = policy_load_file(path, p, &d);
+	else
+		r = policy_load_buffer("<default policy>", def, strlen(def), p, &d);
+	if (r < 0)
+		policy_diags_print(&d, stderr);
+	policy_diags_free(&d);
+	return r;
+}

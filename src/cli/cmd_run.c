@@ -1,0 +1,156 @@
+/* warden run [--policy FILE] [--name NAME] [--workdir DIR] [--env K=V]... -- CMD [ARG...] */
+#include "cli.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/log.h"
+#include "../policy/policy_check.h"
+#include "../sandbox/sandbox.h"
+#include "../sandbox/sandbox_state.h"
+
+static const char usage[] =
+    "usage: warden run [OPTIONS] [--] COMMAND [ARG...]\n"
+    "\n"
+    "Run COMMAND as a governed agent in a new sandbox.\n"
+    "\n"
+    "  -p, --policy FILE   policy to enforce (default: the embedded default policy,\n"
+    "                      see `warden policy default`)\n"
+    "  -n, --name NAME     sandbox name and hostname (default: COMMAND-XXXX)\n"
+    "  -w, --workdir DIR   working directory, mounted read-write when the policy's\n"
+    "                      include_workdir is true (default: the current directory)\n"
+    "  -e, --env K=V       set a variable in the agent's environment (repeatable)\n"
+    "  -t, --tty / -T, --no-tty\n"
+    "                      force / refuse a private terminal (default: when stdin is one)\n"
+    "  -v, --verbose       say more about what is applied\n"
+    "\n"
+    "Exit status: the agent's own; 125 warden failed, 126 cannot execute, 127 not found.\n";
+
+static void
+default_name(const char *cmd, char *out, size_t n)
+{
+	const char *base = strrchr(cmd, '/');
+	unsigned short rnd = 0;
+	char clean[32];
+	size_t j = 0;
+
+	base = base ? base + 1 : cmd;
+	for (size_t i = 0; base[i] && j < sizeof(clean) - 1; i++) {
+		char c = base[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    ((c == '-' || c == '_') && j > 0))
+			clean[j++] = c;
+	}
+	clean[j] = '\0';
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (unsigned short)getpid();
+	snprintf(out, n, "%s-%04x", j ? clean : "agent", rnd);
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "no-tty", no_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *policy_path = NULL, *name = NULL, *workdir = NULL, *prob;
+	struct strv cli_env = { 0 }, env = { 0 };
+	struct policy policy;
+	struct identity id;
+	struct werr err = { 0 };
+	struct sandbox_spec spec = { 0 };
+	char namebuf[NAME_MAX_LEN + 1], wd[PATH_MAX], hash[65];
+	int tty = -1, c, status;
+	struct stat st;
+
+	while ((c = getopt_long(argc, argv, "+p:n:w:e:tTvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 'n': name = optarg; break;
+		case 'w': workdir = optarg; break;
+		case 'e':
+			if (!strchr(optarg, '=') || strchr(optarg, '=') == optarg ||
+			    (*strchr(optarg, '=') = '\0', prob = check_env_name(optarg),
+			    *strchr(optarg, '\0') = '=', prob)) {
+				fprintf(stderr, "warden run: --env expects NAME=VALUE, got '%s'\n", optarg);
+				return WEXIT_FAILURE;
+			}
+			strv_push(&cli_env, optarg);
+			break;
+		case 't': tty = 1; break;
+		case 'T': tty = 0; break;
+		case 'v': log_verbose++; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return WEXIT_FAILURE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "warden run: no command given\n\n%s", usage);
+		return WEXIT_FAILURE;
+	}
+	if (load_policy(policy_path, &policy) < 0)
+		return WEXIT_FAILURE;
+	policy_hash(&policy, hash);
+
+	if (!name) {
+		default_name(argv[optind], namebuf, sizeof(namebuf));
+		name = namebuf;
+	} else if ((prob = state_check_name(name))) {
+		fprintf(stderr, "warden run: invalid --name '%s': %s\n", name, prob);
+		return WEXIT_FAILURE;
+	}
+	if (!realpath(workdir ? workdir : ".", wd) || stat(wd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "warden run: working directory '%s' is not a directory\n",
+		    workdir ? workdir : ".");
+		return WEXIT_FAILURE;
+	}
+	if (policy.include_workdir && strcmp(wd, "/") == 0) {
+		fprintf(stderr, "warden run: the working directory is '/', which would become "
+		    "read-write; run from a project directory or pass --workdir\n");
+		return WEXIT_FAILURE;
+	}
+	if (resolve_identity(&policy, &id, &err) < 0) {
+		fprintf(stderr, "warden: %s\n", err.msg);
+		return WEXIT_FAILURE;
+	}
+	build_env(&policy, &id, &cli_env, &env);
+	if (tty < 0)
+		tty = isatty(0) && isatty(1);
+
+	spec.policy = &policy;
+	spec.policy_hash = hash;
+	spec.name = name;
+	spec.workdir = wd;
+	spec.argv = argv + optind;
+	spec.envp = env.v;
+	spec.uid = id.uid;
+	spec.gid = id.gid;
+	spec.home = id.home;
+	spec.pty = tty == 1;
+	log_info("sandbox %s: policy %s, agent uid %u gid %u, workdir %s", name, hash,
+	    (unsigned)id.uid, (unsigned)id.gid, wd);
+	status = sandbox_run(&spec, &err);
+	if (status < 0) {
+		if (err.msg[0])
+			fprintf(stderr, "warden: %s\n", err.msg);
+		status = err.exit ? err.exit : WEXIT_FAILURE;
+	}
+	strv_free(&env);
+	strv_free(&cli_env);
+	policy_free(&policy);
+	return status;
+}

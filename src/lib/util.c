@@ -1,0 +1,376 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+cleanup_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void
+cleanup_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+static void
+oom(void)
+{
+	static const char msg[] = "warden: out of memory\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	(void)r;
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return p;
+}
+
+void
+strv_take(struct strv *s, char *str)
+{
+	if (s->n + 2 > s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->v = xrealloc(s->v, s->cap * sizeof(char *));
+	}
+	s->v[s->n++] = str;
+	s->v[s->n] = NULL;
+}
+
+void
+strv_push(struct strv *s, const char *str)
+{
+	strv_take(s, xstrdup(str));
+}
+
+bool
+strv_contains(const struct strv *s, const char *str)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], str) == 0)
+			return true;
+	return false;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+strv_sort_uniq(struct strv *s)
+{
+	size_t i, j;
+
+	if (s->n < 2)
+		return;
+	qsort(s->v, s->n, sizeof(char *), cmp_str);
+	for (i = 1, j = 1; i < s->n; i++) {
+		if (strcmp(s->v[i], s->v[j - 1]) == 0)
+			free(s->v[i]);
+		else
+			s->v[j++] = s->v[i];
+	}
+	s->n = j;
+	s->v[j] = NULL;
+}
+
+void
+strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+sbuf_init(struct sbuf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+	b->cap = 256;
+	b->p = xmalloc(b->cap);
+	b->p[0] = '\0';
+}
+
+void
+sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->overflow || n > b->max - b->len) {
+		b->overflow = true;
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap *= 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+sbuf_adds(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+void
+sbuf_addf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	sbuf_add(b, p, (size_t)n);
+	free(p);
+}
+
+void
+sbuf_free(struct sbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+const char *
+path_problem(const char *path)
+{
+	const char *c, *end;
+
+	if (path[0] != '/')
+		return "path must be absolute (start with '/')";
+	if (strlen(path) >= PATH_MAX)
+		return "path is too long";
+	if (strcmp(path, "/") == 0)
+		return NULL;
+	for (c = path + 1;; c = end + 1) {
+		end = strchrnul(c, '/');
+		if (end == c)
+			return *end ? "path contains an empty component ('//')"
+				    : "path must not end with '/'";
+		if (end - c == 2 && c[0] == '.' && c[1] == '.')
+			return "path must not contain '..'";
+		if (end - c == 1 && c[0] == '.')
+			return "path must not contain '.' components";
+		if (!*end)
+			return NULL;
+	}
+}
+
+void
+path_squash(char *path)
+{
+	char *r = path, *w = path;
+
+	for (; *r; r++) {
+		if (*r == '/' && w > path && w[-1] == '/')
+			continue;
+		*w++ = *r;
+	}
+	if (w > path + 1 && w[-1] == '/')
+		w--;
+	*w = '\0';
+}
+
+bool
+path_has_prefix(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strcmp(prefix, "/") == 0)
+		return path[0] == '/';
+	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int
+mkdir_p(const char *path, mode_t mode, struct werr *err)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return werr_set(err, "%s: path too long", path);
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return werr_sys(err, "mkdir %s", buf);
+			if (c == '\0')
+				break;
+			*p = c;
+		}
+	}
+	return 0;
+}
+
+int
+read_file(const char *path, size_t max, char **out, size_t *len, struct werr *err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0, cap = 4096;
+	ssize_t r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return werr_sys(err, "%s", path);
+	buf = xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap >= max)
+				return werr_set(err, "%s: file is larger than %zu bytes", path, max);
+			cap = cap * 2 > max ? max : cap * 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return werr_sys(err, "read %s", path);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = steal_pointer(&buf);
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int
+write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = write(fd, p, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int
+write_file(const char *path, const char *s, struct werr *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return werr_sys(err, "open %s", path);
+	if (write_all(fd, s, strlen(s)) < 0)
+		return werr_sys(err, "write %s", path);
+	return 0;
+}
+
+uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int
+parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}

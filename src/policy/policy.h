@@ -1,0 +1,138 @@
+/*
+ * The policy: what a sandbox may touch.  Loaded from YAML (version 1, core
+ * keys follow NVIDIA OpenShell's published schema), validated completely,
+ * and reduced to a canonical form whose SHA-256 is the policy hash that
+ * every later decision is recorded with.
+ *
+ * Ownership: a struct policy owns every string and array below it;
+ * policy_free() releases all of it.
+ */
+#ifndef WARDEN_POLICY_H
+#define WARDEN_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../lib/util.h"
+
+#define POLICY_MAX_BYTES (4u << 20)	/* as OpenShell: 4 MiB */
+#define POLICY_MAX_PATHS 256
+
+enum landlock_compat { LANDLOCK_BEST_EFFORT, LANDLOCK_HARD_REQUIREMENT };
+enum net_protocol { PROTO_NONE, PROTO_REST, PROTO_TCP };
+enum net_enforcement { ENFORCE_ENFORCE, ENFORCE_AUDIT };
+enum net_access { ACCESS_NONE, ACCESS_READ_ONLY, ACCESS_READ_WRITE, ACCESS_FULL };
+
+struct http_rule {
+	char *method;		/* "GET", ..., or "*" */
+	char *path;		/* glob, "" when absent */
+	struct strv query;	/* "name=glob" pairs, sorted */
+};
+
+struct endpoint {
+	char *host;		/* lower-case, no trailing dot; NULL when only allowed_ips */
+	bool host_is_ip;
+	bool host_wildcard;
+	uint16_t *ports;	/* sorted, unique */
+	size_t nports;
+	char *path;		/* endpoint path glob or NULL */
+	struct strv allowed_ips;	/* CIDRs, normalised */
+	enum net_protocol protocol;
+	bool tls_skip;
+	enum net_enforcement enforcement;
+	enum net_access access;
+	struct http_rule *rules;
+	size_t nrules;
+	struct http_rule *deny_rules;
+	size_t ndeny_rules;
+	bool allow_encoded_slash;
+};
+
+struct binary_rule {
+	char *path;		/* absolute path or glob */
+	bool children;		/* warden: also match descendants */
+};
+
+struct net_policy {
+	char *key;		/* map key */
+	char *name;		/* display name (defaults to key) */
+	struct endpoint *endpoints;
+	size_t nendpoints;
+	struct binary_rule *binaries;
+	size_t nbinaries;
+};
+
+struct env_set {
+	char *name, *value;
+};
+
+struct limits {
+	uint64_t memory;	/* bytes, 0 = unlimited */
+	uint64_t pids;		/* 0 = unlimited */
+	uint64_t cpu_millis;	/* thousandths of a CPU, 0 = unlimited */
+	uint64_t open_files;	/* 0 = unchanged */
+};
+
+struct policy {
+	int version;
+	/* filesystem_policy */
+	bool include_workdir;
+	struct strv read_only, read_write, deny;
+	/* landlock */
+	enum landlock_compat landlock;
+	/* process */
+	char *run_as_user, *run_as_group;	/* NULL = not set */
+	struct strv env_pass;
+	struct env_set *env_set;
+	size_t nenv_set;
+	struct limits limits;
+	/* network_policies, sorted by key */
+	struct net_policy *net;
+	size_t nnet;
+};
+
+/* One diagnostic: FILE:LINE:COL: error: msg, then expectation and example. */
+struct policy_diag {
+	int line, col;
+	char *msg;
+	char *expected;		/* may be NULL */
+	char *example;		/* a short valid YAML snippet, may be NULL */
+};
+
+struct policy_diags {
+	char *file;
+	struct policy_diag *v;
+	size_t n;
+};
+
+/*
+ * Parse and validate.  On success returns 0 and fills *p (owned by the
+ * caller).  On failure returns -1 and every problem found is in *d.
+ */
+int policy_load_buffer(const char *name, const char *data, size_t len,
+    struct policy *p, struct policy_diags *d);
+int policy_load_file(const char *path, struct policy *p, struct policy_diags *d);
+void policy_diags_print(const struct policy_diags *d, FILE *f);
+void policy_diags_free(struct policy_diags *d);
+void policy_free(struct policy *p);
+
+/* The embedded default policy's YAML text. */
+const char *policy_default_yaml(void);
+
+/*
+ * Canonical form: deterministic YAML with every default made explicit and
+ * every set sorted.  Equal policies written differently give equal text.
+ * Returns an owned string.  policy_hash() is SHA-256 over it.
+ */
+char *policy_canonical(const struct policy *p);
+void policy_hash(const struct policy *p, char hex[65]);
+
+/* Parse "512M"-style sizes and "1.5"-style CPU counts (exposed for tests). */
+int policy_parse_size(const char *s, uint64_t *out);
+int policy_parse_cpu(const char *s, uint64_t *millis);
+
+const char *net_access_name(enum net_access a);
+const char *net_protocol_name(enum net_protocol p);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * Canonical form of a policy.  The text is YAML that warden itself can load
+ * back, with a fixed key order, every default written out, every string
+ * double-quoted and every set sorted, so that two files meaning the same
+ * policy produce the same bytes and therefore the same SHA-256 policy hash.
+ * Changing this output changes every policy hash: treat it as a format.
+ */
+#include "policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/hash.h"
+
+static void
+q(struct sbuf *b, const char *s)
+{
+	sbuf_adds(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			sbuf_addf(b, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			sbuf_addf(b, "\\x%02x", c);
+		else
+			sbuf_add(b, (const char *)&c, 1);
+	}
+	sbuf_adds(b, "\"");
+}
+
+static void
+strlist(struct sbuf *b, const char *indent, const char *key, const struct strv *v)
+{
+	sbuf_addf(b, "%s%s: [", indent, key);
+	for (size_t i = 0; i < v->n; i++) {
+		if (i)
+			sbuf_adds(b, ", ");
+		q(b, v->v[i]);
+	}
+	sbuf_adds(b, "]\n");
+}
+
+static void
+rule_text(struct sbuf *b, const struct http_rule *r)
+{
+	sbuf_adds(b, "{method: ");
+	q(b, r->method);
+	sbuf_adds(b, ", path: ");
+	q(b, r->path);
+	if (r->query.n) {
+		/* Entries are "name=glob"; equal names mean any-of. */
+		sbuf_adds(b, ", query: [");
+		for (size_t i = 0; i < r->query.n; i++) {
+			if (i)
+				sbuf_adds(b, ", ");
+			q(b, r->query.v[i]);
+		}
+		sbuf_adds(b, "]");
+	}
+	sbuf_adds(b, "}");
+}
+
+/* Rules are a set: render each, sort the renderings. */
+static void
+rules(struct sbuf *b, const char *key, const char *prefix, const struct http_rule *r, size_t n)
+{
+	struct strv items = { 0 };
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct sbuf one;
+		sbuf_init(&one, 1 << 20);
+		rule_text(&one, &r[i]);
+		strv_take(&items, one.p);
+	}
+	strv_sort_uniq(&items);
+	sbuf_addf(b, "          %s:\n", key);
+	for (size_t i = 0; i < items.n; i++)
+		sbuf_addf(b, "            - %s%s%s\n", prefix, items.v[i], *prefix ? "}" : "");
+	strv_free(&items);
+}
+
+static char *
+endpoint_text(const struct endpoint *e)
+{
+	struct sbuf b;
+
+	sbuf_init(&b, 16 << 20);
+	sbuf_adds(&b, "        - host: ");
+	if (e->host)
+		q(&b, e->host);
+	else
+		sbuf_adds(&b, "null");
+	sbuf_adds(&b, "\n          ports: [");
+	for (size_t i = 0; i < e->nports; i++)
+		sbuf_addf(&b, "%s%u", i ? ", " : "", e->ports[i]);
+	sbuf_adds(&b, "]\n");
+	if (e->path) {
+		sbuf_adds(&b, "          path: ");
+		q(&b, e->path);
+		sbuf_adds(&b, "\n");
+	}
+	if (e->allowed_ips.n) {
+		struct strv ips = { 0 };
+		for (size_t i = 0; i < e->allowed_ips.n; i++)
+			strv_push(&ips, e->allowed_ips.v[i]);
+		strv_sort_uniq(&ips);
+		strlist(&b, "          ", "allowed_ips", &ips);
+		strv_free(&ips);
+	}
+	if (e->protocol != PROTO_NONE)
+		sbuf_addf(&b, "          protocol: %s\n", net_protocol_name(e->protocol));
+	if (e->tls_skip)
+		sbuf_adds(&b, "          tls: skip\n");
+	if (e->protocol == PROTO_REST) {
+		sbuf_addf(&b, "          enforcement: %s\n",
+		    e->enforcement == ENFORCE_AUDIT ? "audit" : "enforce");
+		if (e->access != ACCESS_NONE)
+			sbuf_addf(&b, "          access: %s\n", net_access_name(e->access));
+		rules(&b, "rules", "{allow: ", e->rules, e->nrules);
+		rules(&b, "deny_rules", "", e->deny_rules, e->ndeny_rules);
+		sbuf_addf(&b, "          allow_encoded_slash: %s\n",
+		    e->allow_encoded_slash ? "true" : "false");
+	}
+	return b.p;
+}
+
+char *
+policy_canonical(const struct policy *p)
+{
+	struct sbuf b;
+
+	sbuf_init(&b, 64 << 20);
+	sbuf_adds(&b, "version: 1\nfilesystem_policy:\n");
+	sbuf_addf(&b, "  include_workdir: %s\n", p->include_workdir ? "true" : "false");
+	strlist(&b, "  ", "read_only", &p->read_only);
+	strlist(&b, "  ", "read_write", &p->read_write);
+	strlist(&b, "  ", "deny", &p->deny);
+	sbuf_addf(&b, "landlock:\n  compatibility: %s\n",
+	    p->landlock == LANDLOCK_HARD_REQUIREMENT ? "hard_requirement" : "best_effort");
+	sbuf_adds(&b, "process:\n");
+	if (p->run_as_user) {
+		sbuf_adds(&b, "  run_as_user: ");
+		q(&b, p->run_as_user);
+		sbuf_adds(&b, "\n");
+	}
+	if (p->run_as_group) {
+		sbuf_adds(&b, "  run_as_group: ");
+		q(&b, p->run_as_group);
+		sbuf_adds(&b, "\n");
+	}
+	sbuf_adds(&b, "  env:\n");
+	strlist(&b, "    ", "pass", &p->env_pass);
+	{
+		struct strv set = { 0 };
+		for (size_t i = 0; i < p->nenv_set; i++) {
+			struct sbuf one;
+			sbuf_init(&one, 1 << 20);
+			q(&one, p->env_set[i].name);
+			sbuf_adds(&one, ": ");
+			q(&one, p->env_set[i].value);
+			strv_take(&set, one.p);
+		}
+		strv_sort_uniq(&set);
+		sbuf_adds(&b, "    set: {");
+		for (size_t i = 0; i < set.n; i++)
+			sbuf_addf(&b, "%s%s", i ? ", " : "", set.v[i]);
+		sbuf_adds(&b, "}\n");
+		strv_free(&set);
+	}
+	sbuf_addf(&b, "  limits: {memory: %llu, pids: %llu, cpu: %llu.%03llu, open_files: %llu}\n",
+	    (unsigned long long)p->limits.memory, (unsigned long long)p->limits.pids,
+	    (unsigned long long)(p->limits.cpu_millis / 1000),
+	    (unsigned long long)(p->limits.cpu_millis % 1000),
+	    (unsigned long long)p->limits.open_files);
+	sbuf_adds(&b, "network_policies:");
+	if (p->nnet == 0)
+		sbuf_adds(&b, " {}");
+	sbuf_adds(&b, "\n");
+	for (size_t i = 0; i < p->nnet; i++) {
+		const struct net_policy *np = &p->net[i];
+		struct strv eps = { 0 }, bins = { 0 };
+
+		sbuf_adds(&b, "  ");
+		q(&b, np->key);
+		sbuf_adds(&b, ":\n    name: ");
+		q(&b, np->name);
+		sbuf_adds(&b, "\n    endpoints:");
+		for (size_t j = 0; j < np->nendpoints; j++)
+			strv_take(&eps, endpoint_text(&np->endpoints[j]));
+		strv_sort_uniq(&eps);
+		sbuf_adds(&b, eps.n ? "\n" : " []\n");
+		for (size_t j = 0; j < eps.n; j++)
+			sbuf_adds(&b, eps.v[j]);
+		for (size_t j = 0; j < np->nbinaries; j++)
+			strv_take(&bins, xasprintf("%s%c", np->binaries[j].path,
+			    np->binaries[j].children ? '1' : '0'));
+		strv_sort_uniq(&bins);
+		sbuf_adds(&b, "    binaries:");
+		sbuf_adds(&b, bins.n ? "\n" : " []\n");
+		for (size_t j = 0; j < bins.n; j++) {
+			size_t n = strlen(bins.v[j]);
+			char children = bins.v[j][n - 1];
+			bins.v[j][n - 1] = '\0';
+			sbuf_adds(&b, "      - {path: ");
+			q(&b, bins.v[j]);
+			sbuf_addf(&b, ", children: %s}\n", children == '1' ? "true" : "false");
+		}
+		strv_free(&eps);
+		strv_free(&bins);
+	}
+	return b.p;
+}
+
+void
+policy_hash(const struct policy *p, char hex[65])
+{
+	char *c = policy_canonical(p);
+
+	sha256_hex(c, strlen(c), hex);
+	free(c);
+}

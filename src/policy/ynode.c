@@ -1,0 +1,225 @@
+#include "ynode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "../lib/util.h"
+
+struct loader {
+	yaml_parser_t parser;
+	size_t nodes;
+	char *msg;
+	size_t msgsz;
+	int line, col;
+};
+
+static int
+fail(struct loader *l, const yaml_mark_t *m, const char *what)
+{
+	snprintf(l->msg, l->msgsz, "%s", what);
+	l->line = (int)m->line + 1;
+	l->col = (int)m->column + 1;
+	return -1;
+}
+
+static int
+parse_error(struct loader *l)
+{
+	const yaml_parser_t *p = &l->parser;
+	const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->mark;
+
+	if (p->context)
+		snprintf(l->msg, l->msgsz, "invalid YAML: %s %s", p->problem ? p->problem : "syntax error",
+		    p->context);
+	else
+		snprintf(l->msg, l->msgsz, "invalid YAML: %s", p->problem ? p->problem : "syntax error");
+	l->line = (int)m->line + 1;
+	l->col = (int)m->column + 1;
+	/* libyaml reports the offending byte offset for encoding errors. */
+	if (p->error == YAML_READER_ERROR) {
+		l->line = (int)p->mark.line + 1;
+		l->col = (int)p->mark.column + 1;
+	}
+	return -1;
+}
+
+static void
+add_kid(struct ynode *parent, struct ynode *kid)
+{
+	if (parent->nkids == parent->cap) {
+		parent->cap = parent->cap ? parent->cap * 2 : 4;
+		parent->kids = xrealloc(parent->kids, parent->cap * sizeof(*parent->kids));
+	}
+	parent->kids[parent->nkids++] = kid;
+}
+
+static struct ynode *
+new_node(enum ynode_kind kind, const yaml_mark_t *m)
+{
+	struct ynode *n = xcalloc(1, sizeof(*n));
+
+	n->kind = kind;
+	n->line = (int)m->line + 1;
+	n->col = (int)m->column + 1;
+	return n;
+}
+
+/* Parse the node starting with event ev (already consumed); recursive. */
+static int
+load_node(struct loader *l, yaml_event_t *ev, int depth, struct ynode **out)
+{
+	struct ynode *n;
+	yaml_event_t kid;
+	enum ynode_kind kind;
+	yaml_event_type_t end;
+
+	if (++l->nodes > YNODE_MAX_NODES)
+		return fail(l, &ev->start_mark, "policy has too many YAML nodes");
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		return fail(l, &ev->start_mark,
+		    "YAML aliases (*name) are not allowed in a policy; write the value out");
+	case YAML_SCALAR_EVENT:
+		n = new_node(YN_SCALAR, &ev->start_mark);
+		n->str = xmalloc(ev->data.scalar.length + 1);
+		memcpy(n->str, ev->data.scalar.value, ev->data.scalar.length);
+		n->str[ev->data.scalar.length] = '\0';
+		n->len = ev->data.scalar.length;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    ev->data.scalar.tag == NULL;
+		*out = n;
+		return 0;
+	case YAML_SEQUENCE_START_EVENT:
+		kind = YN_SEQ;
+		end = YAML_SEQUENCE_END_EVENT;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		kind = YN_MAP;
+		end = YAML_MAPPING_END_EVENT;
+		break;
+	default:
+		return fail(l, &ev->start_mark, "unexpected YAML event");
+	}
+	if (depth >= YNODE_MAX_DEPTH)
+		return fail(l, &ev->start_mark, "policy nests too deeply");
+	n = new_node(kind, &ev->start_mark);
+	for (;;) {
+		struct ynode *k = NULL;
+		int r;
+
+		if (!yaml_parser_parse(&l->parser, &kid)) {
+			ynode_free(n);
+			return parse_error(l);
+		}
+		if (kid.type == end) {
+			yaml_event_delete(&kid);
+			break;
+		}
+		r = load_node(l, &kid, depth + 1, &k);
+		yaml_event_delete(&kid);
+		if (r < 0) {
+			ynode_free(n);
+			return -1;
+		}
+		add_kid(n, k);
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+next(struct loader *l, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&l->parser, ev))
+		return parse_error(l);
+	return 0;
+}
+
+int
+ynode_parse(const char *data, size_t len, struct ynode **root,
+    char *msg, size_t msgsz, int *line, int *col)
+{
+	struct loader l = { .msg = msg, .msgsz = msgsz };
+	yaml_event_t ev;
+	struct ynode *doc = NULL;
+	int r = -1;
+
+	*root = NULL;
+	if (!yaml_parser_initialize(&l.parser)) {
+		snprintf(msg, msgsz, "cannot initialise the YAML parser");
+		*line = *col = 0;
+		return -1;
+	}
+	yaml_parser_set_input_string(&l.parser, (const unsigned char *)data, len);
+	yaml_parser_set_encoding(&l.parser, YAML_UTF8_ENCODING);
+
+	if (next(&l, &ev) < 0)
+		goto out;
+	yaml_event_delete(&ev);		/* STREAM_START */
+	if (next(&l, &ev) < 0)
+		goto out;
+	if (ev.type == YAML_STREAM_END_EVENT) {
+		yaml_event_delete(&ev);
+		r = 0;			/* empty stream */
+		goto out;
+	}
+	yaml_event_delete(&ev);		/* DOCUMENT_START */
+	if (next(&l, &ev) < 0)
+		goto out;
+	r = load_node(&l, &ev, 0, &doc);
+	yaml_event_delete(&ev);
+	if (r < 0)
+		goto out;
+	r = -1;
+	if (next(&l, &ev) < 0)		/* DOCUMENT_END */
+		goto out;
+	yaml_event_delete(&ev);
+	if (next(&l, &ev) < 0)
+		goto out;
+	if (ev.type != YAML_STREAM_END_EVENT) {
+		fail(&l, &ev.start_mark,
+		    "a policy file holds exactly one YAML document; remove the second '---'");
+		yaml_event_delete(&ev);
+		goto out;
+	}
+	yaml_event_delete(&ev);
+	*root = doc;
+	doc = NULL;
+	r = 0;
+out:
+	if (r < 0) {
+		*line = l.line;
+		*col = l.col;
+	}
+	ynode_free(doc);
+	yaml_parser_delete(&l.parser);
+	return r;
+}
+
+void
+ynode_free(struct ynode *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->nkids; i++)
+		ynode_free(n->kids[i]);
+	free(n->kids);
+	free(n->str);
+	free(n);
+}
+
+const char *
+ynode_kind_name(const struct ynode *n)
+{
+	switch (n->kind) {
+	case YN_SCALAR:
+		return "a scalar";
+	case YN_SEQ:
+		return "a list";
+	case YN_MAP:
+		return "a mapping";
+	}
+	return "?";
+}

@@ -1,0 +1,133 @@
+/*
+ * Identity and privileges of the agent: its own uid/gid (never 0), no
+ * supplementary groups, an empty capability bounding set, no ambient or
+ * inheritable capabilities, no_new_privs (so setuid binaries and file
+ * capabilities grant nothing), core dumps off, and death with its parent.
+ */
+#include "sb_internal.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../lib/util.h"
+
+static int
+last_cap(void)
+{
+	char *s = NULL;
+	uint64_t v;
+	struct werr e = { 0 };
+	int cap = CAP_LAST_CAP;
+
+	if (read_file("/proc/sys/kernel/cap_last_cap", 64, &s, NULL, &e) == 0) {
+		s[strcspn(s, "\n")] = '\0';
+		if (parse_u64(s, &v) == 0 && v < 64)
+			cap = (int)v;
+	}
+	free(s);
+	return cap;
+}
+
+static int
+capset_all(bool on)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (on) {
+		if (syscall(SYS_capget, &h, d) < 0)
+			return -1;
+		d[0].effective = d[0].permitted;
+		d[1].effective = d[1].permitted;
+	}
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/* Become uid/gid while keeping capabilities (setup still needs them). */
+int
+become_ids_keep_caps(uid_t uid, gid_t gid, bool drop_groups, struct werr *err)
+{
+	if (drop_groups && setgroups(0, NULL) < 0 && errno != EPERM)
+		return werr_sys(err, "setgroups");
+	if (prctl(PR_SET_KEEPCAPS, 1) < 0)
+		return werr_sys(err, "PR_SET_KEEPCAPS");
+	if (setresgid(gid, gid, gid) < 0)
+		return werr_sys(err, "setresgid(%u)", (unsigned)gid);
+	if (setresuid(uid, uid, uid) < 0)
+		return werr_sys(err, "setresuid(%u)", (unsigned)uid);
+	if (capset_all(true) < 0)
+		return werr_sys(err, "capset");
+	return 0;
+}
+
+int
+confine_identity(uid_t uid, gid_t gid, struct werr *err)
+{
+	int last = last_cap();
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return werr_sys(err, "no_new_privs");
+	/* setgroups is refused when /proc/PID/setgroups says deny (rootless). */
+	if (setgroups(0, NULL) < 0 && errno != EPERM)
+		return werr_sys(err, "setgroups");
+	for (int cap = 0; cap <= last; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return werr_sys(err, "drop capability %d from the bounding set", cap);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return werr_sys(err, "clear ambient capabilities");
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+	    SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED) < 0)
+		return werr_sys(err, "securebits");
+	if (setresgid(gid, gid, gid) < 0)
+		return werr_sys(err, "setresgid(%u)", (unsigned)gid);
+	if (setresuid(uid, uid, uid) < 0)
+		return werr_sys(err, "setresuid(%u)", (unsigned)uid);
+	if (capset_all(false) < 0)
+		return werr_sys(err, "capset");
+	return 0;
+}
+
+int
+confine_process(struct werr *err)
+{
+	struct rlimit core = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &core) < 0)
+		return werr_sys(err, "RLIMIT_CORE");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return werr_sys(err, "PR_SET_PDEATHSIG");
+	return 0;
+}
+
+int
+net_loopback_up(struct werr *err)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return werr_sys(err, "loopback: socket");
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)) {
+		werr_sys(err, "bring up lo");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
