@@ -73,7 +73,7 @@ cmd_run(int argc, char **argv)
 	struct identity id;
 	struct werr err = { 0 };
 	struct sandbox_spec spec = { 0 };
-	char namebuf[NAME_MAX_LEN + 1], wd[PATH_MAX], hash[65];
+	char namebuf[NAME_MAX_LEN + 1], wd[PATH_MAX];
 	int tty = -1, c, status;
 	struct stat st;
 
@@ -104,7 +104,6 @@ cmd_run(int argc, char **argv)
 	}
 	if (load_policy(policy_path, &policy) < 0)
 		return WEXIT_FAILURE;
-	policy_hash(&policy, hash);
 
 	if (!name) {
 		default_name(argv[optind], namebuf, sizeof(namebuf));
@@ -132,7 +131,6 @@ cmd_run(int argc, char **argv)
 		tty = isatty(0) && isatty(1);
 
 	spec.policy = &policy;
-	spec.policy_hash = hash;
 	spec.name = name;
 	spec.workdir = wd;
 	spec.argv = argv + optind;
@@ -141,7 +139,7 @@ cmd_run(int argc, char **argv)
 	spec.gid = id.gid;
 	spec.home = id.home;
 	spec.pty = tty == 1;
-	log_info("sandbox %s: policy %s, agent uid %u gid %u, workdir %s", name, hash,
+	log_info("sandbox %s: agent uid %u gid %u, workdir %s", name,
 	    (unsigned)id.uid, (unsigned)id.gid, wd);
 	status = sandbox_run(&spec, &err);
 	if (status < 0) {

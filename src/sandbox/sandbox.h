@@ -24,7 +24,6 @@
 
 struct sandbox_spec {
 	const struct policy *policy;	/* borrowed */
-	const char *policy_hash;
 	const char *name;		/* also the sandbox's hostname */
 	const char *workdir;		/* absolute, resolved */
 	char *const *argv;

@@ -309,6 +309,28 @@ plan_paths(struct plan *pl, const struct strv *paths, enum mkind kind, int prio,
 	return 0;
 }
 
+/*
+ * A bind whose nearest enclosing entry is a bind of the same kind adds
+ * nothing (read_only /usr already shows /usr/lib, the target of /lib) and
+ * would only cost mount time.  Entries below a tmpfs or a mask are kept.
+ */
+static bool
+redundant(const struct plan *pl, size_t i)
+{
+	const struct mentry *m = &pl->v[i];
+
+	if (m->kind != M_RO && m->kind != M_RW)
+		return false;
+	for (size_t j = i; j-- > 0;) {
+		const struct mentry *o = &pl->v[j];
+		if (o->kind == M_SYMLINK || !path_has_prefix(m->dest, o->dest) ||
+		    strcmp(o->dest, m->dest) == 0)
+			continue;
+		return o->kind == m->kind;	/* nearest enclosing entry decides */
+	}
+	return false;
+}
+
 int
 mount_build_root(const struct sandbox_spec *s, struct werr *err)
 {
@@ -357,6 +379,8 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 
 		if (i > 0 && strcmp(pl.v[i - 1].dest, m->dest) == 0)
 			continue;	/* a higher-priority entry already took this path */
+		if (redundant(&pl, i))
+			continue;
 		if (strcmp(m->dest, "/proc") == 0 || path_has_prefix(m->dest, "/dev") ||
 		    path_has_prefix(m->dest, "/proc"))
 			continue;	/* always provided fresh below */

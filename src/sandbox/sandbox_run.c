@@ -291,7 +291,11 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 	s.st.init_pid = s.init_pid;
 	s.st.init_start = proc_start_time(s.init_pid);
 	s.st.started = (int64_t)time(NULL);
-	snprintf(s.st.policy_hash, sizeof(s.st.policy_hash), "%s", spec->policy_hash);
+	/*
+	 * Hashing needs OpenSSL's one-time initialisation (~1 ms); done here it
+	 * overlaps with init building the root on the other CPU.
+	 */
+	policy_hash(spec->policy, s.st.policy_hash);
 	snprintf(s.st.workdir, sizeof(s.st.workdir), "%s", spec->workdir);
 	snprintf(s.st.home, sizeof(s.st.home), "%s", spec->home ? spec->home : "");
 	s.st.uid = spec->uid;

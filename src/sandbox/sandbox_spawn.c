@@ -51,8 +51,8 @@ agent_main(const struct sandbox_spec *s, int ctl, int pty_slave,
 	struct werr err = { 0 };
 	const char *cwd = s->policy->include_workdir ? s->workdir : (s->home ? s->home : "/");
 
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+	/* init installed no handlers; only its blocked mask must not leak. */
+	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 	if (setsid() < 0)
 		werr_sys(&err, "setsid"), ctl_die(ctl, &err);
