@@ -57,6 +57,8 @@ fuzz:
 		$(FUZZBUILD)/corpus-policy fuzz/corpus/policy tests/policies
 
 install: build
+	meson configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
+	ninja -C $(BUILD) >/dev/null
 	meson install -C $(BUILD) --destdir "$(DESTDIR)"
 	@echo "installed into $(DESTDIR)$(PREFIX)"
 

@@ -22,7 +22,16 @@ q(struct sbuf *b, const char *s)
 			sbuf_addf(b, "\\%c", c);
 		else if (c < 0x20 || c == 0x7f)
 			sbuf_addf(b, "\\x%02x", c);
-		else
+		else if (c == 0xc2 && (unsigned char)s[1] == 0x85) {
+			/* NEL: a line break to YAML, folded to a space if written raw. */
+			sbuf_adds(b, "\\N");
+			s++;
+		} else if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
+		    ((unsigned char)s[2] == 0xa8 || (unsigned char)s[2] == 0xa9)) {
+			/* LS and PS: also line breaks to YAML; escaped to be safe. */
+			sbuf_adds(b, (unsigned char)s[2] == 0xa8 ? "\\L" : "\\P");
+			s += 2;
+		} else
 			sbuf_add(b, (const char *)&c, 1);
 	}
 	sbuf_adds(b, "\"");
@@ -48,14 +57,37 @@ rule_text(struct sbuf *b, const struct http_rule *r)
 	sbuf_adds(b, ", path: ");
 	q(b, r->path);
 	if (r->query.n) {
-		/* Entries are "name=glob"; equal names mean any-of. */
-		sbuf_adds(b, ", query: [");
-		for (size_t i = 0; i < r->query.n; i++) {
+		/*
+		 * Entries are "name=glob", sorted, names without '='; equal names
+		 * mean any-of.  Written back in the loader's own shape: a mapping
+		 * of name to glob, or to {any: [globs]} for several.
+		 */
+		sbuf_adds(b, ", query: {");
+		for (size_t i = 0; i < r->query.n;) {
+			const char *eq = strchr(r->query.v[i], '=');
+			size_t nl = eq ? (size_t)(eq - r->query.v[i]) : strlen(r->query.v[i]);
+			size_t j = i + 1;
+			char *name = xstrndup(r->query.v[i], nl);
+
+			while (j < r->query.n && strncmp(r->query.v[j], r->query.v[i], nl + 1) == 0)
+				j++;
 			if (i)
 				sbuf_adds(b, ", ");
-			q(b, r->query.v[i]);
+			q(b, name);
+			sbuf_adds(b, ": ");
+			if (j - i > 1)
+				sbuf_adds(b, "{any: [");
+			for (size_t k = i; k < j; k++) {
+				if (k > i)
+					sbuf_adds(b, ", ");
+				q(b, r->query.v[k] + nl + (eq ? 1 : 0));
+			}
+			if (j - i > 1)
+				sbuf_adds(b, "]}");
+			free(name);
+			i = j;
 		}
-		sbuf_adds(b, "]");
+		sbuf_adds(b, "}");
 	}
 	sbuf_adds(b, "}");
 }
@@ -87,12 +119,15 @@ endpoint_text(const struct endpoint *e)
 	struct sbuf b;
 
 	sbuf_init(&b, 16 << 20);
-	sbuf_adds(&b, "        - host: ");
-	if (e->host)
+	/* A host-less (allowed_ips only) endpoint has no host line: 'host: null'
+	 * would load back as a host named "null". */
+	if (e->host) {
+		sbuf_adds(&b, "        - host: ");
 		q(&b, e->host);
-	else
-		sbuf_adds(&b, "null");
-	sbuf_adds(&b, "\n          ports: [");
+		sbuf_adds(&b, "\n          ports: [");
+	} else {
+		sbuf_adds(&b, "        - ports: [");
+	}
 	for (size_t i = 0; i < e->nports; i++)
 		sbuf_addf(&b, "%s%u", i ? ", " : "", e->ports[i]);
 	sbuf_adds(&b, "]\n");
@@ -169,11 +204,32 @@ policy_canonical(const struct policy *p)
 		sbuf_adds(&b, "}\n");
 		strv_free(&set);
 	}
-	sbuf_addf(&b, "  limits: {memory: %llu, pids: %llu, cpu: %llu.%03llu, open_files: %llu}\n",
-	    (unsigned long long)p->limits.memory, (unsigned long long)p->limits.pids,
-	    (unsigned long long)(p->limits.cpu_millis / 1000),
-	    (unsigned long long)(p->limits.cpu_millis % 1000),
-	    (unsigned long long)p->limits.open_files);
+	/*
+	 * An unset limit is 0 internally but not a value the loader accepts
+	 * (pids: 0 is an error), so unset limits are left out: the text must
+	 * load back.
+	 */
+	{
+		const char *sep = "";
+		sbuf_adds(&b, "  limits: {");
+		if (p->limits.memory) {
+			sbuf_addf(&b, "%smemory: %llu", sep, (unsigned long long)p->limits.memory);
+			sep = ", ";
+		}
+		if (p->limits.pids) {
+			sbuf_addf(&b, "%spids: %llu", sep, (unsigned long long)p->limits.pids);
+			sep = ", ";
+		}
+		if (p->limits.cpu_millis) {
+			sbuf_addf(&b, "%scpu: %llu.%03llu", sep,
+			    (unsigned long long)(p->limits.cpu_millis / 1000),
+			    (unsigned long long)(p->limits.cpu_millis % 1000));
+			sep = ", ";
+		}
+		if (p->limits.open_files)
+			sbuf_addf(&b, "%sopen_files: %llu", sep, (unsigned long long)p->limits.open_files);
+		sbuf_adds(&b, "}\n");
+	}
 	sbuf_adds(&b, "network_policies:");
 	if (p->nnet == 0)
 		sbuf_adds(&b, " {}");

@@ -97,6 +97,20 @@ check_host(char *host, bool *is_ip, bool *wildcard)
 	return NULL;
 }
 
+/* Do prefixes a/abits and b/bbits share an address (agree on min(abits, bbits) bits)? */
+static bool
+prefix_overlap(const unsigned char *a, unsigned abits, const unsigned char *b, unsigned bbits)
+{
+	unsigned n = abits < bbits ? abits : bbits;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned char m = (unsigned char)(0x80u >> (i % 8));
+		if ((a[i / 8] & m) != (b[i / 8] & m))
+			return false;
+	}
+	return true;
+}
+
 const char *
 check_cidr(const char *s, char **out)
 {
@@ -139,12 +153,22 @@ check_cidr(const char *s, char **out)
 		memcpy(buf, &a, 4);
 	} else {
 		static const unsigned char loop6[16] = { [15] = 1 };
+		static const unsigned char ll6[16] = { 0xfe, 0x80 };
+		static const unsigned char mapped6[16] = { [10] = 0xff, [11] = 0xff };
+		static const unsigned char any6[16] = { 0 };
+
+		/* Overlap, not equality: '::/127' holds ::1, 'fe00::/7' holds fe80::/10. */
 		if (bits == 0)
 			return "allowed_ips must not be ::/0";
-		if (memcmp(buf, loop6, 16) == 0)
+		if (prefix_overlap(buf, (unsigned)bits, loop6, 128))
 			return "allowed_ips must not include ::1";
-		if (buf[0] == 0xfe && (buf[1] & 0xc0) == 0x80)
+		if (prefix_overlap(buf, (unsigned)bits, ll6, 10))
 			return "allowed_ips must not overlap link-local fe80::/10";
+		/* ::ffff:127.0.0.1 is loopback and ::ffff:169.254.169.254 the metadata service. */
+		if (prefix_overlap(buf, (unsigned)bits, mapped6, 96))
+			return "allowed_ips must not use IPv4-mapped addresses (::ffff:a.b.c.d); write the IPv4 form";
+		if (prefix_overlap(buf, (unsigned)bits, any6, 128))
+			return "allowed_ips must not include ::";
 		for (uint64_t i = bits; i < 128; i++)
 			buf[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
 	}

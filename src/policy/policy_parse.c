@@ -30,6 +30,7 @@ struct key_spec {
 };
 
 static void ep_unsupported(struct pctx *c, struct ynode *v, void *o);
+static void top_middlewares(struct pctx *c, struct ynode *v, void *o);
 
 static void __attribute__((format(printf, 5, 6)))
 diag(struct pctx *c, const struct ynode *at, const char *expected,
@@ -140,8 +141,8 @@ walk_map(struct pctx *c, struct ynode *m, const char *what, const struct key_spe
 		return;
 	}
 	for (const struct key_spec *s = spec; s->key; s++) {
-		if (s->fn == ep_unsupported)
-			continue;
+		if (s->fn == ep_unsupported || s->fn == top_middlewares)
+			continue;	/* recognised only to say they are unsupported */
 		strncat(valid, valid[0] ? ", " : "", sizeof(valid) - strlen(valid) - 1);
 		strncat(valid, s->key, sizeof(valid) - strlen(valid) - 1);
 	}
@@ -150,8 +151,9 @@ walk_map(struct pctx *c, struct ynode *m, const char *what, const struct key_spe
 		const struct key_spec *s;
 		bool dup = false;
 
-		if (k->kind != YN_SCALAR) {
-			diag(c, k, "a plain key", example, "keys in %s must be strings", what);
+		if (k->kind != YN_SCALAR || strlen(k->str) != k->len) {
+			diag(c, k, "a plain key", example, "keys in %s must be strings without NUL bytes",
+			    what);
 			continue;
 		}
 		for (size_t j = 0; j < i; j += 2)
@@ -179,7 +181,7 @@ walk_map(struct pctx *c, struct ynode *m, const char *what, const struct key_spe
 }
 
 static void
-path_list(struct pctx *c, struct ynode *v, const char *what, struct strv *out, bool rw)
+path_list(struct pctx *c, struct ynode *v, const char *what, struct strv *out, bool no_root)
 {
 	if (is_null(v))
 		return;
@@ -202,9 +204,11 @@ path_list(struct pctx *c, struct ynode *v, const char *what, struct strv *out, b
 			    "%s entry '%s': %s", what, s, prob);
 			continue;
 		}
-		if (rw && strcmp(norm, "/") == 0) {
+		if (no_root && strcmp(norm, "/") == 0) {
 			diag(c, v->kids[i], "a directory below '/'", EX_FS,
-			    "read_write must not contain '/': that would let the agent write the whole host");
+			    strcmp(what, "deny") == 0 ? "deny must not contain '/'" :
+			    "%s must not contain '/': that would let the agent write the whole host",
+			    what);
 			continue;
 		}
 		strv_take(out, steal_pointer(&norm));
@@ -238,10 +242,7 @@ static void
 fs_deny(struct pctx *c, struct ynode *v, void *o)
 {
 	(void)o;
-	path_list(c, v, "deny", &c->p->deny, false);
-	for (size_t i = 0; i < c->p->deny.n; i++)
-		if (strcmp(c->p->deny.v[i], "/") == 0)
-			diag(c, v, "a path below '/'", EX_FS, "deny must not contain '/'");
+	path_list(c, v, "deny", &c->p->deny, true);
 }
 
 static const struct key_spec fs_keys[] = {
@@ -400,7 +401,8 @@ static void
 lim_memory(struct pctx *c, struct ynode *v, void *o)
 {
 	(void)o;
-	if (v->kind != YN_SCALAR || policy_parse_size(v->str, &c->p->limits.memory) < 0 ||
+	if (v->kind != YN_SCALAR || strlen(v->str) != v->len ||
+	    policy_parse_size(v->str, &c->p->limits.memory) < 0 ||
 	    c->p->limits.memory < (1u << 20))
 		diag(c, v, "a size of at least 1M, e.g. 512M or 2G", EX_LIMITS,
 		    "limits.memory is not a valid size");
@@ -471,6 +473,7 @@ struct ep_state {
 	struct endpoint *e;
 	struct ynode *at;
 	bool has_port, has_ports, has_access, has_rules, has_deny, has_enforcement, has_tls;
+	bool has_host, has_ips, bad_protocol;
 };
 
 static void
@@ -480,6 +483,7 @@ ep_host(struct pctx *c, struct ynode *v, void *o)
 	const char *s = scalar(c, v, "host", EX_ENDPOINT), *prob;
 	char *h;
 
+	st->has_host = true;
 	if (!s)
 		return;
 	h = xstrdup(s);
@@ -497,8 +501,11 @@ add_port(struct pctx *c, struct ynode *v, struct endpoint *e)
 {
 	uint64_t port;
 
-	if (get_uint(c, v, "port", EX_ENDPOINT, 65535, &port) < 0)
+	if (v->kind != YN_SCALAR || !v->plain || parse_u64(v->str, &port) < 0 || port > 65535) {
+		diag(c, v, "a port from 1 to 65535", EX_ENDPOINT,
+		    "port must be an integer from 1 to 65535");
 		return -1;
+	}
 	if (port == 0) {
 		diag(c, v, "a port from 1 to 65535", EX_ENDPOINT, "port 0 is not a valid port");
 		return -1;
@@ -520,7 +527,8 @@ ep_port(struct pctx *c, struct ynode *v, void *o)
 	struct ep_state *st = o;
 
 	st->has_port = true;
-	add_port(c, v, st->e);
+	if (!st->has_ports)	/* both: one diagnostic, from endpoint() */
+		add_port(c, v, st->e);
 }
 
 static void
@@ -529,6 +537,8 @@ ep_ports(struct pctx *c, struct ynode *v, void *o)
 	struct ep_state *st = o;
 
 	st->has_ports = true;
+	if (st->has_port)	/* both: one diagnostic, from endpoint() */
+		return;
 	if (v->kind != YN_SEQ || v->nkids == 0) {
 		diag(c, v, "a non-empty list of ports", "ports: [80, 443]\n",
 		    "ports must be a non-empty list of port numbers");
@@ -557,13 +567,14 @@ ep_allowed_ips(struct pctx *c, struct ynode *v, void *o)
 {
 	struct ep_state *st = o;
 
+	st->has_ips = true;
 	if (v->kind != YN_SEQ || v->nkids == 0) {
 		diag(c, v, "a non-empty list of IPs or CIDR ranges",
 		    "allowed_ips: [10.0.5.0/24]\n", "allowed_ips must be a non-empty list");
 		return;
 	}
 	for (size_t i = 0; i < v->nkids; i++) {
-		const char *s = scalar(c, v->kids[i], "allowed_ips entry", NULL), *prob;
+		const char *s = scalar(c, v->kids[i], "allowed_ips entry", "allowed_ips: [10.0.5.0/24]\n"), *prob;
 		char *norm = NULL;
 		if (!s)
 			continue;
@@ -581,8 +592,12 @@ ep_protocol(struct pctx *c, struct ynode *v, void *o)
 	struct ep_state *st = o;
 	const char *s = scalar(c, v, "protocol", EX_ENDPOINT);
 
+	/* Until it is fixed, checks that depend on the protocol would only add noise. */
+	st->bad_protocol = true;
 	if (!s)
 		return;
+	if (strcmp(s, "rest") == 0 || strcmp(s, "tcp") == 0)
+		st->bad_protocol = false;
 	if (strcmp(s, "rest") == 0)
 		st->e->protocol = PROTO_REST;
 	else if (strcmp(s, "tcp") == 0)
@@ -693,19 +708,36 @@ rule_query(struct pctx *c, struct ynode *v, void *o)
 		return;
 	}
 	for (size_t i = 0; i + 1 < v->nkids; i += 2) {
-		const char *name = scalar(c, v->kids[i], "query parameter", ex);
+		const char *name = scalar(c, v->kids[i], "query parameter", ex), *g;
 		struct ynode *val = v->kids[i + 1];
+		bool dup = false;
 
 		if (!name)
 			continue;
+		/* Stored as "name=glob": a name holding '=' would be ambiguous. */
+		if (!*name || strchr(name, '=')) {
+			diag(c, v->kids[i], "a parameter name without '='", ex,
+			    "query parameter name '%s' is empty or contains '='", name);
+			continue;
+		}
+		for (size_t j = 0; j < i && !dup; j += 2)
+			if (v->kids[j]->kind == YN_SCALAR && strcmp(v->kids[j]->str, name) == 0) {
+				diag(c, v->kids[i], "each parameter once (use {any: [...]} for several globs)",
+				    ex, "duplicate query parameter '%s' (first at line %d)", name,
+				    v->kids[j]->line);
+				dup = true;
+			}
+		if (dup)
+			continue;
 		if (val->kind == YN_SCALAR) {
-			strv_take(&r->query, xasprintf("%s=%s", name, val->str));
+			if ((g = scalar(c, val, "query glob", ex)))
+				strv_take(&r->query, xasprintf("%s=%s", name, g));
 		} else if (val->kind == YN_MAP && val->nkids == 2 &&
 		    val->kids[0]->kind == YN_SCALAR && strcmp(val->kids[0]->str, "any") == 0 &&
 		    val->kids[1]->kind == YN_SEQ && val->kids[1]->nkids > 0) {
 			/* Several "name=glob" entries for one name mean any of them. */
 			for (size_t j = 0; j < val->kids[1]->nkids; j++) {
-				const char *g = scalar(c, val->kids[1]->kids[j], "query glob", ex);
+				g = scalar(c, val->kids[1]->kids[j], "query glob", ex);
 				if (g)
 					strv_take(&r->query, xasprintf("%s=%s", name, g));
 			}
@@ -807,9 +839,9 @@ ep_unsupported(struct pctx *c, struct ynode *v, void *o)
 {
 	(void)o;
 	(void)v;
-	diag(c, c->cur_key, NULL, NULL,
-	    "'%s' is an OpenShell endpoint option warden does not support; remove it "
-	    "(warden declares credentials in its own 'credentials' section)", c->cur_key->str);
+	diag(c, c->cur_key, "an endpoint without this key", EX_ENDPOINT,
+	    "'%s' is an OpenShell endpoint option warden does not support; remove it",
+	    c->cur_key->str);
 }
 
 static const struct key_spec ep_keys[] = {
@@ -850,7 +882,8 @@ endpoint(struct pctx *c, struct ynode *v, struct endpoint *e)
 	walk_map(c, v, where, ep_keys, EX_ENDPOINT, &st);
 	if (v->kind != YN_MAP)
 		return;
-	if (!e->host && e->allowed_ips.n == 0)
+	/* A host or allowed_ips that is present but wrong has its own diagnostic. */
+	if (!st.has_host && !st.has_ips)
 		diag(c, v, "host: (or allowed_ips: for a host-less endpoint)", EX_ENDPOINT,
 		    "endpoint needs a host");
 	if (st.has_port && st.has_ports)
@@ -861,6 +894,8 @@ endpoint(struct pctx *c, struct ynode *v, struct endpoint *e)
 	if (st.has_access && st.has_rules)
 		diag(c, v, "either access: or rules:, not both", EX_ENDPOINT,
 		    "endpoint sets both access and rules");
+	if (st.bad_protocol)
+		return;
 	if (e->protocol == PROTO_REST && !st.has_access && !st.has_rules)
 		diag(c, v, "access: read-only|read-write|full, or rules:", EX_ENDPOINT,
 		    "protocol: rest needs access or rules");
@@ -868,11 +903,15 @@ endpoint(struct pctx *c, struct ynode *v, struct endpoint *e)
 		diag(c, v, "protocol: rest", EX_ENDPOINT,
 		    "access/rules/deny_rules need 'protocol: rest' (without it they would silently "
 		    "have no effect)");
+	if (e->protocol == PROTO_NONE && (st.has_enforcement || e->allow_encoded_slash || e->path))
+		diag(c, v, "protocol: rest", EX_ENDPOINT,
+		    "enforcement/allow_encoded_slash/path need 'protocol: rest' (without it they would "
+		    "silently have no effect)");
 	if (st.has_deny && !st.has_access && !st.has_rules)
 		diag(c, v, "access: or rules: alongside deny_rules", EX_ENDPOINT,
 		    "deny_rules need access or rules on the same endpoint");
 	if (e->protocol == PROTO_TCP) {
-		if (!e->host || e->host_is_ip)
+		if (!st.has_host || e->host_is_ip)
 			diag(c, v, "a DNS host name", EX_ENDPOINT, "protocol: tcp needs a host name");
 		if (e->path || st.has_enforcement || st.has_access || st.has_rules || st.has_deny)
 			diag(c, v, "host, port(s), protocol: tcp", EX_ENDPOINT,
@@ -882,8 +921,6 @@ endpoint(struct pctx *c, struct ynode *v, struct endpoint *e)
 		diag(c, v, "tls: skip only without request rules", EX_ENDPOINT,
 		    "tls: skip cannot be combined with protocol: rest: rules need to read the "
 		    "requests, which TLS hides");
-	if (e->path && e->protocol == PROTO_TCP)
-		diag(c, v, NULL, EX_ENDPOINT, "path is not valid with protocol: tcp");
 }
 
 static int
@@ -957,13 +994,17 @@ np_binaries(struct pctx *c, struct ynode *v, void *o)
 	np->binaries = xcalloc(v->nkids, sizeof(*np->binaries));
 	for (size_t i = 0; i < v->nkids; i++) {
 		struct binary_rule *b = &np->binaries[np->nbinaries];
+		bool has_path = false;
+
+		memset(b, 0, sizeof(*b));
+		if (v->kids[i]->kind == YN_MAP)
+			for (size_t j = 0; j < v->kids[i]->nkids; j += 2)
+				has_path |= v->kids[i]->kids[j]->kind == YN_SCALAR &&
+				    strcmp(v->kids[i]->kids[j]->str, "path") == 0;
 		walk_map(c, v->kids[i], "binaries entry", bin_keys, EX_BINARIES, b);
-		if (v->kids[i]->kind == YN_MAP && !b->path) {
-			if (!c->d->n || c->d->v[c->d->n - 1].line != v->kids[i]->line)
-				diag(c, v->kids[i], "path: /absolute/executable", EX_BINARIES,
-				    "binaries entry needs a path");
-			continue;
-		}
+		if (v->kids[i]->kind == YN_MAP && !has_path)
+			diag(c, v->kids[i], "path: /absolute/executable", EX_BINARIES,
+			    "binaries entry needs a path");
 		if (b->path)
 			np->nbinaries++;
 	}
@@ -1034,6 +1075,11 @@ top_version(struct pctx *c, struct ynode *v, void *o)
 	uint64_t ver;
 
 	(void)o;
+	if (v->kind == YN_SCALAR && !v->plain && parse_u64(v->str, &ver) == 0) {
+		diag(c, v, "version: 1", EX_TOP,
+		    "version must be the number 1, not the quoted string '%s'", v->str);
+		return;
+	}
 	if (v->kind != YN_SCALAR || !v->plain || parse_u64(v->str, &ver) < 0 || ver != 1) {
 		diag(c, v, "version: 1", EX_TOP, "unsupported policy version '%s'",
 		    v->kind == YN_SCALAR ? v->str : ynode_kind_name(v));
@@ -1046,7 +1092,8 @@ static void
 top_middlewares(struct pctx *c, struct ynode *v, void *o)
 {
 	(void)o;
-	diag(c, v, NULL, NULL,
+	(void)v;
+	diag(c, c->cur_key, "no network_middlewares section", EX_NET,
 	    "network_middlewares is an OpenShell section warden does not support; remove it");
 }
 
@@ -1082,7 +1129,7 @@ policy_load_buffer(const char *name, const char *data, size_t len, struct policy
 	p->landlock = LANDLOCK_BEST_EFFORT;
 
 	if (len > POLICY_MAX_BYTES) {
-		diag(&c, NULL, "a policy of at most 4 MiB", NULL, "policy file is too large (%zu bytes)",
+		diag(&c, NULL, "a policy of at most 4 MiB", EX_TOP, "policy file is too large (%zu bytes)",
 		    len);
 		return -1;
 	}
@@ -1131,7 +1178,8 @@ policy_load_buffer(const char *name, const char *data, size_t len, struct policy
 	if (p->nnet > 1)
 		qsort(p->net, p->nnet, sizeof(*p->net), cmp_net);
 	if (p->read_only.n + p->read_write.n + p->deny.n > POLICY_MAX_PATHS) {
-		diag(&c, NULL, "at most 256 paths", NULL, "policy lists too many paths");
+		diag(&c, NULL, "at most 256 paths in read_only, read_write and deny together", EX_FS,
+		    "policy lists too many paths");
 		policy_free(p);
 		return -1;
 	}

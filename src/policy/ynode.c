@@ -9,6 +9,8 @@
 
 struct loader {
 	yaml_parser_t parser;
+	const char *data;
+	size_t len;
 	size_t nodes;
 	char *msg;
 	size_t msgsz;
@@ -30,17 +32,48 @@ parse_error(struct loader *l)
 	const yaml_parser_t *p = &l->parser;
 	const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->mark;
 
-	if (p->context)
+	/* The context mark is where the construct began: an unclosed '[' is
+	 * only noticed lines later, so say where it opened. */
+	if (p->context && p->context_mark.line != m->line)
+		snprintf(l->msg, l->msgsz, "invalid YAML: %s %s that starts at line %d, column %d",
+		    p->problem ? p->problem : "syntax error", p->context,
+		    (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+	else if (p->context)
 		snprintf(l->msg, l->msgsz, "invalid YAML: %s %s", p->problem ? p->problem : "syntax error",
 		    p->context);
 	else
 		snprintf(l->msg, l->msgsz, "invalid YAML: %s", p->problem ? p->problem : "syntax error");
 	l->line = (int)m->line + 1;
 	l->col = (int)m->column + 1;
-	/* libyaml reports the offending byte offset for encoding errors. */
+	/*
+	 * Encoding errors are found by the reader, which decodes ahead of the
+	 * scanner: its marks point wherever scanning had got to, often 1:1.
+	 * Only the byte offset is right; count lines and characters up to it.
+	 */
 	if (p->error == YAML_READER_ERROR) {
-		l->line = (int)p->mark.line + 1;
-		l->col = (int)p->mark.column + 1;
+		size_t off = p->problem_offset < l->len ? p->problem_offset : l->len;
+
+		/* A bad trailing byte is reported at itself: point at the sequence's lead byte. */
+		if (p->problem && strstr(p->problem, "trailing")) {
+			size_t o = off;
+			while (o > 0 && off - o < 3 && ((unsigned char)l->data[o - 1] & 0xc0) == 0x80)
+				o--;
+			if (o > 0 && ((unsigned char)l->data[o - 1] & 0xc0) == 0xc0)
+				off = o - 1;
+		}
+
+		snprintf(l->msg, l->msgsz, "policy is not valid UTF-8 text (%s)",
+		    p->problem ? p->problem : "encoding error");
+		l->line = l->col = 1;
+		for (size_t i = 0; i < off; i++) {
+			unsigned char c = (unsigned char)l->data[i];
+			if (c == '\n') {
+				l->line++;
+				l->col = 1;
+			} else if ((c & 0xc0) != 0x80) {
+				l->col++;
+			}
+		}
 	}
 	return -1;
 }
@@ -147,6 +180,17 @@ ynode_parse(const char *data, size_t len, struct ynode **root,
 	int r = -1;
 
 	*root = NULL;
+	/*
+	 * With the encoding set explicitly libyaml skips a leading BOM as if it
+	 * were a character, so the first key sits at column 1 and the second,
+	 * at column 0, ends the mapping.  Drop the BOM here instead.
+	 */
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
+	l.data = data;
+	l.len = len;
 	if (!yaml_parser_initialize(&l.parser)) {
 		snprintf(msg, msgsz, "cannot initialise the YAML parser");
 		*line = *col = 0;

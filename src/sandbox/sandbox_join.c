@@ -17,6 +17,8 @@
 
 #include <linux/close_range.h>
 
+extern char **environ;
+
 int
 sandbox_join_exec(pid_t init_pid, const struct policy *p, const char *workdir,
     const char *home, uid_t uid, gid_t gid, char *const *argv, char *const *envp,
@@ -58,7 +60,8 @@ sandbox_join_exec(pid_t init_pid, const struct policy *p, const char *workdir,
 		if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ||
 		    seccomp_apply(err) < 0)
 			goto fail;
-		execvpe(argv[0], argv, envp);
+		environ = (char **)envp;
+		execvp(argv[0], argv);
 		fprintf(stderr, "warden: %s: %s\n", argv[0], strerror(errno));
 		_exit(errno == ENOENT ? WEXIT_NOT_FOUND : WEXIT_CANNOT_EXEC);
 fail:

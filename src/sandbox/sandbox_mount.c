@@ -200,7 +200,8 @@ pin_ancestors(const struct plan *pl, const struct mentry *m, struct werr *err)
 		if (strcmp(dir, root) == 0 || !path_has_prefix(dir, root))
 			break;
 		snprintf(dst, sizeof(dst), NEW "%s", dir);
-		if (mount(dst, dst, NULL, MS_BIND, NULL) < 0)
+		/* MS_REC: a plain bind would leave the mask below behind, uncovering the file. */
+		if (mount(dst, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return werr_sys(err, "deny: pin %s", dir);
 	}
 	return 0;

@@ -55,9 +55,15 @@ make_placeholders(const struct sandbox_spec *s, struct strv *made, struct werr *
 		snprintf(buf, sizeof(buf), "%s", d);
 		for (char *c = buf + 1; (c = strchr(c, '/')); c++) {
 			*c = '\0';
-			if (mkdir(buf, 0700) == 0)
+			if (mkdir(buf, 0700) == 0) {
 				strv_push(made, buf);
-			else if (errno != EEXIST)
+				/*
+				 * The agent's own tree: a root supervisor's directory
+				 * would be closed to init and the agent (EACCES).
+				 */
+				if (chown(buf, s->uid, s->gid) < 0)
+					return werr_sys(err, "deny: chown placeholder parent %s", buf);
+			} else if (errno != EEXIST)
 				return werr_sys(err, "deny: create placeholder parent %s", buf);
 			*c = '/';
 		}

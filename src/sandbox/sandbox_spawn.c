@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <pty.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,6 +27,8 @@
 
 #include "../lib/log.h"
 #include "../lib/util.h"
+
+extern char **environ;
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -46,14 +49,20 @@ send_text(int fd, uint32_t type, const char *text)
 /* The agent, pid 2: confine and exec.  Never returns. */
 static void __attribute__((noreturn))
 agent_main(const struct sandbox_spec *s, int ctl, int pty_slave,
-    const struct landlock_result *ll, const struct limits_plan *lp, const sigset_t *oldmask)
+    const struct landlock_result *ll, const struct limits_plan *lp)
 {
 	struct werr err = { 0 };
 	const char *cwd = s->policy->include_workdir ? s->workdir : (s->home ? s->home : "/");
+	sigset_t none;
 
-	/* init installed no handlers; only its blocked mask must not leak. */
+	/*
+	 * init installed no handlers; its blocked mask must not leak.  The mask
+	 * init inherited is the supervisor's, which blocks every signal it
+	 * forwards (TERM, INT, HUP, ...), so the agent starts with none blocked.
+	 */
 	signal(SIGPIPE, SIG_DFL);
-	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (setsid() < 0)
 		werr_sys(&err, "setsid"), ctl_die(ctl, &err);
 	if (pty_slave >= 0) {
@@ -75,7 +84,9 @@ agent_main(const struct sandbox_spec *s, int ctl, int pty_slave,
 		werr_sys(&err, "close_range"), ctl_die(ctl, &err);
 	if (seccomp_apply(&err) < 0)
 		ctl_die(ctl, &err);
-	execvpe(s->argv[0], s->argv, s->envp);
+	/* PATH lookup must use the agent's PATH, not the supervisor's. */
+	environ = (char **)s->envp;
+	execvp(s->argv[0], s->argv);
 	err.exit = errno == ENOENT ? WEXIT_NOT_FOUND : WEXIT_CANNOT_EXEC;
 	werr_sys(&err, "%s: %s", s->argv[0],
 	    errno == ENOENT ? "command not found in the sandbox" : "cannot execute");
@@ -89,7 +100,7 @@ init_main(const struct sandbox_spec *s, int ctl, const struct limits_plan *lp)
 	struct werr err = { 0 };
 	struct landlock_result ll;
 	struct ctl_msg m;
-	sigset_t all, old;
+	sigset_t all;
 	int passed, master = -1, slave = -1, status = 0;
 	pid_t agent;
 
@@ -100,6 +111,18 @@ init_main(const struct sandbox_spec *s, int ctl, const struct limits_plan *lp)
 		_exit(WEXIT_FAILURE);
 	if (become_ids_keep_caps(s->uid, s->gid, true, &err) < 0)
 		ctl_die(ctl, &err);
+	/*
+	 * A change of uid (root starting an agent as nobody) clears the
+	 * parent-death signal: arm it again, then make sure the supervisor did
+	 * not die in between (its end of ctl would be closed).
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(WEXIT_FAILURE);
+	{
+		struct pollfd pf = { .fd = ctl, .events = POLLRDHUP };
+		if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLRDHUP)))
+			_exit(WEXIT_FAILURE);
+	}
 	if (sethostname(s->name, strlen(s->name)) < 0)
 		werr_sys(&err, "sethostname"), ctl_die(ctl, &err);
 	if (net_loopback_up(&err) < 0 || mount_build_root(s, &err) < 0)
@@ -126,12 +149,12 @@ init_main(const struct sandbox_spec *s, int ctl, const struct limits_plan *lp)
 	}
 
 	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
+	sigprocmask(SIG_BLOCK, &all, NULL);
 	agent = fork();
 	if (agent < 0)
 		werr_sys(&err, "fork agent"), ctl_die(ctl, &err);
 	if (agent == 0)
-		agent_main(s, ctl, slave, &ll, lp, &old);
+		agent_main(s, ctl, slave, &ll, lp);
 	if (slave >= 0)
 		close(slave);
 	if (ll.ruleset_fd >= 0)
