@@ -145,7 +145,9 @@ state_dir() {
 
 # ---- cleanup -------------------------------------------------------------------
 
-_t_tmp=$(mktemp -d "${TMPDIR:-/tmp}/warden-t.XXXXXX")
+# T_TMP: this run's scratch directory (removed at exit).
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/warden-t.XXXXXX")
+_t_tmp=$T_TMP
 chmod 755 "$_t_tmp"
 _t_pids=()
 _t_names=()
@@ -337,6 +339,7 @@ while True:
 ' "$dir/port" "$LISTEN_LOG" &
 	track_pid $!
 	_t_wait_file "$dir/port" || return 1
+	# shellcheck disable=SC2034 # for the .t files
 	LISTEN_PORT=$(cat "$dir/port")
 }
 
@@ -383,6 +386,16 @@ wait_until() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# landlock_abi: the kernel's Landlock ABI version (0 when unsupported).
+landlock_abi() {
+	"$PYTHON" -c '
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+v = libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+print(v if v > 0 else 0)' 2>/dev/null || echo 0
 }
 
 # system_ro: the default policy's read-only system directories that exist

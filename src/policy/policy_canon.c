@@ -7,32 +7,45 @@
  */
 #include "policy.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lib/hash.h"
 
+/*
+ * Double-quoted YAML string.  Anything outside YAML's printable set is
+ * escaped, or libyaml would refuse the text (C1 controls, U+FFFE/U+FFFF),
+ * or fold it (NEL, LS and PS are line breaks to YAML); escapes decoded on
+ * load can produce all of these.  Strings come from libyaml, so the UTF-8
+ * is well formed.
+ */
 static void
 q(struct sbuf *b, const char *s)
 {
 	sbuf_adds(b, "\"");
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		uint32_t cp = c;
+
+		for (size_t i = 1; i < n; i++)
+			if (((unsigned char)s[i] & 0xc0) != 0x80)
+				n = 1;	/* not UTF-8 after all: copy the byte */
+		if (n > 1) {
+			cp = c & (0x7fu >> n);
+			for (size_t i = 1; i < n; i++)
+				cp = (cp << 6) | ((unsigned char)s[i] & 0x3f);
+		}
 		if (c == '"' || c == '\\')
 			sbuf_addf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			sbuf_addf(b, "\\x%02x", c);
-		else if (c == 0xc2 && (unsigned char)s[1] == 0x85) {
-			/* NEL: a line break to YAML, folded to a space if written raw. */
-			sbuf_adds(b, "\\N");
-			s++;
-		} else if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
-		    ((unsigned char)s[2] == 0xa8 || (unsigned char)s[2] == 0xa9)) {
-			/* LS and PS: also line breaks to YAML; escaped to be safe. */
-			sbuf_adds(b, (unsigned char)s[2] == 0xa8 ? "\\L" : "\\P");
-			s += 2;
-		} else
-			sbuf_add(b, (const char *)&c, 1);
+		else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			sbuf_addf(b, "\\x%02x", (unsigned)cp);
+		else if (cp == 0x2028 || cp == 0x2029 || cp == 0xfffe || cp == 0xffff)
+			sbuf_addf(b, "\\u%04x", (unsigned)cp);
+		else
+			sbuf_add(b, s, n);
+		s += n;
 	}
 	sbuf_adds(b, "\"");
 }

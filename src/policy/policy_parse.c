@@ -151,9 +151,13 @@ walk_map(struct pctx *c, struct ynode *m, const char *what, const struct key_spe
 		const struct key_spec *s;
 		bool dup = false;
 
-		if (k->kind != YN_SCALAR || strlen(k->str) != k->len) {
-			diag(c, k, "a plain key", example, "keys in %s must be strings without NUL bytes",
-			    what);
+		if (k->kind != YN_SCALAR) {
+			diag(c, k, "a plain key", example, "keys in %s must be strings, not %s", what,
+			    ynode_kind_name(k));
+			continue;
+		}
+		if (strlen(k->str) != k->len) {
+			diag(c, k, "a plain key", example, "a key in %s contains a NUL byte", what);
 			continue;
 		}
 		for (size_t j = 0; j < i; j += 2)
@@ -1077,7 +1081,8 @@ top_version(struct pctx *c, struct ynode *v, void *o)
 	(void)o;
 	if (v->kind == YN_SCALAR && !v->plain && parse_u64(v->str, &ver) == 0) {
 		diag(c, v, "version: 1", EX_TOP,
-		    "version must be the number 1, not the quoted string '%s'", v->str);
+		    "version must be the plain number 1, not the string '%s' (remove the quotes or tag)",
+		    v->str);
 		return;
 	}
 	if (v->kind != YN_SCALAR || !v->plain || parse_u64(v->str, &ver) < 0 || ver != 1) {

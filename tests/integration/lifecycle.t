@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # helpers are called indirectly, through check/wait_until
 #
 # A sandbox's life from the outside: ps, inspect, exec, stop, duplicate
 # names, signal forwarding, reaping, death with the supervisor, and the
 # agent's private terminal.
 
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-WORKDIR=$(mk_workdir)
+WORKDIR=$(mk_workdir wd)
 
 # in_ps NAME: `warden ps` lists NAME.
 in_ps() {
 	"$WARDEN" ps 2>/dev/null | awk 'NR > 1 { print $1 }' | grep -qxF "$1"
 }
+
+not_in_ps() { ! in_ps "$1"; }
 
 # sandbox_pids INIT_PID: host pids of every process in init's pid namespace.
 sandbox_pids() {
@@ -31,7 +35,7 @@ state_field() {
 start_bg() {
 	local name=$1
 	shift
-	BG_LOG=$(mktemp "$_t_tmp/bg.XXXXXX")
+	BG_LOG=$(mktemp "$T_TMP/bg.XXXXXX")
 	"$WARDEN" run --no-tty --name "$name" --workdir "$WORKDIR" -- "$@" </dev/null >"$BG_LOG" 2>&1 &
 	BG_PID=$!
 	track_pid "$BG_PID"
@@ -128,7 +132,7 @@ wait "$wpid"
 is "$?" 143 "warden run exits 128+SIGTERM: the agent got TERM"
 # shellcheck disable=SC2086
 check "no process of the sandbox is left" all_gone $pids "$wpid"
-check "warden ps no longer lists it" eval '! in_ps "$name"'
+check "warden ps no longer lists it" not_in_ps "$name"
 check "its state directory is gone" test ! -e "$(state_dir "$name")"
 OUT=$("$WARDEN" stop "$name" 2>&1)
 like "$OUT" "no running sandbox" "stopping it again says it is not running"
@@ -168,6 +172,7 @@ for sig in TERM HUP USR1; do
 	fi
 done
 
+# shellcheck disable=SC2016 # expanded by the sandbox's sh
 OUT=$("$WARDEN" run --no-tty --workdir "$WORKDIR" -- sh -c '
 	for i in 1 2 3 4 5 6; do (sleep 0.1 &); done
 	sleep 1
@@ -193,7 +198,7 @@ if start_bg "$name3" sleep 30; then
 		not_ok "SIGKILL of the supervisor takes the whole sandbox down"
 		diag "left: $(for p in $pids; do [[ -e /proc/$p ]] && echo "$p $(tr '\0' ' ' </proc/$p/cmdline)"; done)"
 	fi
-	check "warden ps does not list a sandbox whose supervisor died" eval '! in_ps "$name3"'
+	check "warden ps does not list a sandbox whose supervisor died" not_in_ps "$name3"
 	OUT=$("$WARDEN" run --no-tty --name "$name3" --workdir "$WORKDIR" -- true 2>&1 </dev/null)
 	is "$?/$OUT" "0/" "its name can be used again"
 else

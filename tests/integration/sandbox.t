@@ -4,9 +4,10 @@
 # checked for the errno that proves *which* wall stopped it; every positive
 # check shows the wall is not simply "everything fails".
 
+# shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-WORKDIR=$(mk_workdir)
+WORKDIR=$(mk_workdir wd)
 POLICY=
 SYS_RO=$(system_ro)
 
@@ -43,6 +44,7 @@ fi
 
 sandbox -- python3 -c 'print(1+1)'
 is "$OUT/$RC" "2/0" "python3 runs normally"
+# shellcheck disable=SC2016 # expanded by the sandbox's sh
 sandbox -- sh -c 'echo "$((6 * 7))"; exit 0'
 is "$OUT/$RC" "42/0" "sh runs normally"
 
@@ -77,12 +79,12 @@ def=$("$WARDEN" policy default 2>&1)
 rc=$?
 is "$rc" 0 "warden policy default works"
 like "$def" "read_only:" "... and prints a policy"
-printf '%s\n' "$def" >"$_t_tmp/default.yaml"
-check "the default policy passes warden policy check" "$WARDEN" policy check "$_t_tmp/default.yaml"
-printf 'version: 1\nfilesystem_policy:\n  include_workdir: true\n  bogus_key: 1\n' >"$_t_tmp/bad.yaml"
-OUT=$("$WARDEN" run --no-tty --policy "$_t_tmp/bad.yaml" --workdir "$WORKDIR" -- true 2>&1)
+printf '%s\n' "$def" >"$T_TMP/default.yaml"
+check "the default policy passes warden policy check" "$WARDEN" policy check "$T_TMP/default.yaml"
+printf 'version: 1\nfilesystem_policy:\n  include_workdir: true\n  bogus_key: 1\n' >"$T_TMP/bad.yaml"
+OUT=$("$WARDEN" run --no-tty --policy "$T_TMP/bad.yaml" --workdir "$WORKDIR" -- true 2>&1)
 is "$?" 125 "a bad policy: warden run exits 125"
-like "$OUT" "$_t_tmp/bad.yaml:4:3: error: " "... with a FILE:LINE:COL message"
+like "$OUT" "$T_TMP/bad.yaml:4:3: error: " "... with a FILE:LINE:COL message"
 
 # ---- filesystem walls -----------------------------------------------------------------
 
@@ -110,7 +112,7 @@ echo secret >"$WORKDIR/sub/deep/secret.txt"
 echo secret >"$WORKDIR/top-secret.txt"
 echo secret >"$WORKDIR/sdir/key"
 is_root && chown -R "$AGENT_UID:$AGENT_GID" "$WORKDIR"
-POLICY=$_t_tmp/deny.yaml
+POLICY=$T_TMP/deny.yaml
 write_policy "$POLICY" <<EOF
 version: 1
 filesystem_policy:
@@ -254,6 +256,13 @@ is "$pids" "1 2 " "/proc lists only the sandbox's own pids"
 sandbox -- sh -c "'$WORKDIR/probe' kill 1 9; '$WORKDIR/probe' kill 1 15; echo alive"
 like "$OUT" "^ERR [A-Z]+"$'\n'"ERR [A-Z]+"$'\n'"alive$" "signalling init fails (and the agent lives on)"
 expect_err ESRCH "kill(-1) reaches nobody outside" kill -1 0
+LL_ABI=$(landlock_abi)
+if ((LL_ABI >= 6)); then
+	# Same uid, so only Landlock's signal scope refuses this (init is outside the domain).
+	expect_err EPERM "signal 0 to init is refused (Landlock signal scoping, ABI $LL_ABI)" kill 1 0
+else
+	skip "signal 0 to init is refused (Landlock signal scoping)" "kernel Landlock ABI $LL_ABI < 6"
+fi
 
 # The supervisor's host pid: bash execs warden, so $$ there is the supervisor.
 sup_run() {
@@ -280,7 +289,7 @@ if is_root; then
 	cp "$PROBE" "$suid/probe-suid"
 	chown 0:0 "$suid/probe-suid"
 	chmod 4755 "$suid/probe-suid"
-	POLICY=$_t_tmp/suid.yaml
+	POLICY=$T_TMP/suid.yaml
 	write_policy "$POLICY" <<EOF
 version: 1
 filesystem_policy:
@@ -324,7 +333,7 @@ expect_err ENOENT "GITHUB_TOKEN is not passed" env GITHUB_TOKEN
 unset AWS_SECRET_ACCESS_KEY SSH_AUTH_SOCK GITHUB_TOKEN
 sandbox --env FOO=bar -- "$WORKDIR/probe" env FOO
 is "$OUT" "OK bar" "--env FOO=bar is visible"
-POLICY=$_t_tmp/env.yaml
+POLICY=$T_TMP/env.yaml
 write_policy "$POLICY" <<EOF
 version: 1
 filesystem_policy:

@@ -558,6 +558,14 @@ test_valid_details(void)
 		check_round_trip(&p, "escapes");
 		policy_free(&p);
 	}
+	/* Escapes that decode to characters YAML refuses raw (C1 controls, U+FFFE). */
+	if (EXPECT_OK("version: 1\nprocess:\n  env:\n    set:\n"
+	    "      A: \"c1 \\x80 \\x8f \\x9f nbsp \\xa0 nonchar \\uFFFE \\uFFFF\"\n", &p)) {
+		CHECK_STR(p.env_set[0].value,
+		    "c1 \xc2\x80 \xc2\x8f \xc2\x9f nbsp \xc2\xa0 nonchar \xef\xbf\xbe \xef\xbf\xbf");
+		check_round_trip(&p, "C1 controls");
+		policy_free(&p);
+	}
 	/* A BOM at the start and CRLF line ends are fine. */
 	if (EXPECT_OK("\xef\xbb\xbfversion: 1\r\nfilesystem_policy:\r\n  read_only: [/usr]\r\n", &p)) {
 		CHECK(strv_is(&p.read_only, 1, "/usr"), "CRLF file parsed");
@@ -663,8 +671,9 @@ test_yaml_errors(void)
 	EXPECT_ERR("version: 2\n", 1, 10, "unsupported policy version '2'");
 	EXPECT_ERR("version: 1.0\n", 1, 10, "unsupported policy version '1.0'");
 	EXPECT_ERR("version: [1]\n", 1, 10, "unsupported policy version 'a list'");
-	EXPECT_ERR("version: \"1\"\n", 1, 10, "not the quoted string '1'");
-	EXPECT_ERR("version: '1'\n", 1, 10, "not the quoted string");
+	EXPECT_ERR("version: \"1\"\n", 1, 10, "not the string '1' (remove the quotes");
+	EXPECT_ERR("version: '1'\n", 1, 10, "not the string '1'");
+	EXPECT_ERR("version: !!int 1\n", 1, 10, "remove the quotes or tag");
 	EXPECT_ERR("landlock:\n  compatibility: best_effort\n", 1, 1, "no 'version' key");
 
 	EXPECT_ERR("version: &v 1\nlandlock: *v\n", 2, 11, "aliases");
@@ -691,7 +700,7 @@ test_yaml_errors(void)
 	EXPECT_ERR("version: 1\nx: ab\xe2\x82", 2, 6, "not valid UTF-8");		/* truncated */
 	/* An escaped NUL inside a quoted string passes the byte check. */
 	EXPECT_ERR("version: 1\nprocess:\n  run_as_user: \"a\\0b\"\n", 3, 16, "NUL byte");
-	EXPECT_ERR("version: 1\n\"version\\0x\": 1\n", 2, 1, "without NUL bytes");
+	EXPECT_ERR("version: 1\n\"version\\0x\": 1\n", 2, 1, "a key in the policy contains a NUL byte");
 }
 
 static void
@@ -736,7 +745,8 @@ test_type_errors(void)
 	    "binaries must be a list");
 	EXPECT_ERR("version: 1\nnetwork_policies:\n  a:\n    endpoints: [x]\n", 4, 17,
 	    "endpoint must be a mapping, not a scalar");
-	EXPECT_ERR("version: 1\n[a]: 1\n", 2, 1, "keys in the policy must be strings");
+	EXPECT_ERR("version: 1\n[a]: 1\n", 2, 1, "keys in the policy must be strings, not a list");
+	EXPECT_ERR("version: 1\n? {a: b}\n: 1\n", 2, 3, "keys in the policy must be strings, not a mapping");
 }
 
 static void
@@ -1061,7 +1071,7 @@ test_error_files(void)
 			{ 8, 7, "read_write must not contain '/'" }, { 9, 7, "read_write must not contain '/'" },
 			{ 11, 7, "deny must not contain '/'" } } },
 		{ "invalid-version-2.yaml", 1, { { 1, 10, "unsupported policy version '2'" } } },
-		{ "invalid-version-quoted.yaml", 1, { { 1, 10, "quoted string" } } },
+		{ "invalid-version-quoted.yaml", 1, { { 1, 10, "not the string '1'" } } },
 		{ "invalid-version-missing.yaml", 1, { { 2, 1, "no 'version' key" } } },
 		{ "invalid-empty.yaml", 1, { { 1, 1, "policy is empty" } } },
 		{ "invalid-comments-only.yaml", 1, { { 1, 1, "policy is empty" } } },
