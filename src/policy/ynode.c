@@ -62,12 +62,16 @@ parse_error(struct loader *l)
 				off = o - 1;
 		}
 
-		snprintf(l->msg, l->msgsz, "policy is not valid UTF-8 text (%s)",
-		    p->problem ? p->problem : "encoding error");
+		if (p->problem && strstr(p->problem, "control characters"))
+			snprintf(l->msg, l->msgsz, "policy holds a character YAML does not allow (%s)",
+			    p->problem);
+		else
+			snprintf(l->msg, l->msgsz, "policy is not valid UTF-8 text (%s)",
+			    p->problem ? p->problem : "encoding error");
 		l->line = l->col = 1;
 		for (size_t i = 0; i < off; i++) {
 			unsigned char c = (unsigned char)l->data[i];
-			if (c == '\n') {
+			if (c == '\n' || (c == '\r' && (i + 1 >= l->len || l->data[i + 1] != '\n'))) {
 				l->line++;
 				l->col = 1;
 			} else if ((c & 0xc0) != 0x80) {

@@ -571,6 +571,15 @@ test_valid_details(void)
 		CHECK(strv_is(&p.read_only, 1, "/usr"), "CRLF file parsed");
 		policy_free(&p);
 	}
+	/* An anchor without an alias is harmless and ignored (docs/policy.md). */
+	if (EXPECT_OK("version: &v 1\nfilesystem_policy: &fs\n  read_only: &ro [/usr]\n", &p)) {
+		char h1[65], h2[65];
+		const char *plain = "version: 1\nfilesystem_policy:\n  read_only: [/usr]\n";
+		policy_hash(&p, h1);
+		hash_of(plain, strlen(plain), h2);
+		CHECK_STR(h1, h2);
+		policy_free(&p);
+	}
 	/* Explicit document markers around the one document. */
 	if (EXPECT_OK("%YAML 1.1\n---\nversion: 1\n...\n", &p))
 		policy_free(&p);
@@ -676,11 +685,14 @@ test_yaml_errors(void)
 	EXPECT_ERR("version: !!int 1\n", 1, 10, "remove the quotes or tag");
 	EXPECT_ERR("landlock:\n  compatibility: best_effort\n", 1, 1, "no 'version' key");
 
-	EXPECT_ERR("version: &v 1\nlandlock: *v\n", 2, 11, "aliases");
+	/* Aliases are refused (billion laughs); an anchor nobody aliases is ignored. */
+	EXPECT_ERR("version: &v 1\nlandlock: *v\n", 2, 11, "aliases (*name) are not allowed");
+	EXPECT_ERR("version: 1\nlandlock: *v\n", 2, 11, "aliases (*name) are not allowed");
 	EXPECT_ERR("version: 1\nfilesystem_policy:\n  read_only: &sys [/usr]\n  deny: *sys\n",
 	    4, 9, "aliases");
 	EXPECT_ERR("version: 1\nfilesystem_policy: &fs {read_only: [/usr]}\nx:\n  <<: *fs\n",
 	    4, 7, "aliases");
+	EXPECT_ERR("version: 1\nprocess:\n  env:\n    set: {A: x, B: *x}\n", 4, 20, "aliases");
 	EXPECT_ERR("version: 1\n---\nversion: 1\n", 2, 1, "exactly one YAML document");
 	EXPECT_ERR("version: 1\n...\n---\nversion: 1\n", 3, 1, "exactly one YAML document");
 
@@ -698,6 +710,8 @@ test_yaml_errors(void)
 	EXPECT_ERR("version: 1\nx: \xed\xa0\x80\n", 2, 4, "not valid UTF-8");	/* surrogate */
 	EXPECT_ERR("version: 1\nx: \xc0\xaf\n", 2, 4, "not valid UTF-8");		/* overlong */
 	EXPECT_ERR("version: 1\nx: ab\xe2\x82", 2, 6, "not valid UTF-8");		/* truncated */
+	EXPECT_ERR("version: 1\nx: a\x01b\n", 2, 5, "character YAML does not allow");
+	EXPECT_ERR("version: 1\rx: \xc2\x80\r", 2, 4, "character YAML does not allow");	/* C1, CR lines */
 	/* An escaped NUL inside a quoted string passes the byte check. */
 	EXPECT_ERR("version: 1\nprocess:\n  run_as_user: \"a\\0b\"\n", 3, 16, "NUL byte");
 	EXPECT_ERR("version: 1\n\"version\\0x\": 1\n", 2, 1, "a key in the policy contains a NUL byte");
@@ -786,6 +800,14 @@ test_key_errors(void)
 	begin("duplicate and unknown keys");
 	EXPECT_ERR("version: 1\nlandlock: {}\nlandlock: {}\n", 3, 1,
 	    "duplicate key 'landlock' in the policy (first at line 2)");
+	/* A third copy also names the first, not the second. */
+	load("version: 1\nlandlock: {}\nlandlock: {}\nlandlock: {}\n", &p, &d);
+	CHECK(d.n == 2 && find_diag(&d, 3, 1, "(first at line 2)") >= 0 &&
+	    find_diag(&d, 4, 1, "(first at line 2)") >= 0, "two duplicates, both name line 2");
+	policy_diags_free(&d);
+	/* Keys differing only after the common prefix are distinct. */
+	EXPECT_ERR("version: 1\nprocess:\n  env:\n    set: {AB: x, A: y, ABC: z, A: w}\n", 4, 32,
+	    "duplicate key 'A' in env.set (first at line 4)");
 	EXPECT_ERR("version: 1\nprocess:\n  limits:\n    pids: 5\n    pids: 6\n", 5, 5,
 	    "duplicate key 'pids' in process.limits (first at line 4)");
 	EXPECT_ERR("version: 1\nprocess:\n  env:\n    set: {A: x, A: y}\n", 4, 17,
@@ -1075,7 +1097,7 @@ test_error_files(void)
 		{ "invalid-version-missing.yaml", 1, { { 2, 1, "no 'version' key" } } },
 		{ "invalid-empty.yaml", 1, { { 1, 1, "policy is empty" } } },
 		{ "invalid-comments-only.yaml", 1, { { 1, 1, "policy is empty" } } },
-		{ "invalid-alias.yaml", 1, { { 4, 9, "aliases" } } },
+		{ "invalid-alias.yaml", 1, { { 4, 9, "aliases (*name) are not allowed" } } },
 		{ "invalid-billion-laughs.yaml", 1, { { 3, 8, "aliases" } } },
 		{ "invalid-two-documents.yaml", 1, { { 2, 1, "exactly one YAML document" } } },
 		{ "invalid-deep-nesting.yaml", 1, { { 3, 44, "nests too deeply" } } },
@@ -1166,6 +1188,7 @@ test_limits_of_loader(void)
 	memset(big, '#', n);
 	CHECK(load_n(big, n, &p, &d) == -1 && find_diag(&d, 0, 0, "too large") >= 0,
 	    "a file over 4 MiB is refused");
+	CHECK(d.n == 1 && diag_shape_ok(&d, 0), "too-large diagnostic well formed");
 	policy_diags_free(&d);
 	free(big);
 
@@ -1178,6 +1201,7 @@ test_limits_of_loader(void)
 			w += sprintf(w, "    - /p%d\n", i);
 		CHECK(load(y, &p, &d) == -1 && find_diag(&d, 0, 0, "too many paths") >= 0,
 		    "more than %d paths are refused", POLICY_MAX_PATHS);
+		CHECK(d.n == 1 && diag_shape_ok(&d, 0), "too-many-paths diagnostic well formed");
 		policy_diags_free(&d);
 		free(y);
 	}
@@ -1194,6 +1218,28 @@ test_limits_of_loader(void)
 		s = render(&d);
 		CHECK(strstr(s, "t.yaml: too many errors, stopping\n") != NULL, "says it stopped");
 		free(s);
+		policy_diags_free(&d);
+		free(y);
+	}
+
+	/* Big mappings of distinct keys load in n log n, not n^2. */
+	{
+		char *y = malloc(64 + 20000 * 24), *w = y;
+		w += sprintf(w, "version: 1\nprocess:\n  env:\n    set:\n");
+		for (int i = 0; i < 20000; i++)
+			w += sprintf(w, "      V%d: x\n", i);
+		if (CHECK(load(y, &p, &d) == 0, "20000 env.set entries load")) {
+			CHECK_INT(p.nenv_set, 20000);
+			policy_free(&p);
+		}
+		policy_diags_free(&d);
+		w = y + sprintf(y, "version: 1\nnetwork_policies:\n");
+		for (int i = 0; i < 10000; i++)
+			w += sprintf(w, "  p%d: {}\n", i);
+		sprintf(w, "  p17: {}\n");
+		CHECK(load(y, &p, &d) == -1 && d.n == 1 &&
+		    find_diag(&d, 10003, 3, "duplicate network policy 'p17' (first at line 20)") >= 0,
+		    "10001 network policies: the one duplicate found");
 		policy_diags_free(&d);
 		free(y);
 	}
