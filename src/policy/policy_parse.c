@@ -188,8 +188,8 @@ walk_map(struct pctx *c, struct ynode *m, const char *what, const struct key_spe
 	for (const struct key_spec *s = spec; s->key; s++) {
 		if (s->fn == ep_unsupported || s->fn == top_middlewares)
 			continue;	/* recognised only to say they are unsupported */
-		strncat(valid, valid[0] ? ", " : "", sizeof(valid) - strlen(valid) - 1);
-		strncat(valid, s->key, sizeof(valid) - strlen(valid) - 1);
+		size_t used = strlen(valid);
+		snprintf(valid + used, sizeof(valid) - used, "%s%s", used ? ", " : "", s->key);
 	}
 	for (size_t i = 0; i + 1 < m->nkids; i += 2) {
 		struct ynode *k = m->kids[i], *v = m->kids[i + 1];

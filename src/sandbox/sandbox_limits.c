@@ -70,25 +70,25 @@ cgroup2_dir(char *out, size_t outsz, char *why, size_t whysz)
 	return 0;
 }
 
+/* Does the space-separated controller file list every name in need? */
 static bool
 has_controllers(const char *file, const char *need)
 {
 	_cleanup_free_ char *s = NULL;
 	struct werr e = { 0 };
-	char want[64], *tok, *save;
+	char want[64], have[4200], pat[34], *tok, *save;
 
 	if (read_file(file, 4096, &s, NULL, &e) < 0)
 		return false;
+	/* Pad with spaces so " name " matches whole words only. */
+	snprintf(have, sizeof(have), " %s ", s);
+	for (char *c = have; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
 	snprintf(want, sizeof(want), "%s", need);
 	for (tok = strtok_r(want, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		char pat[32];
 		snprintf(pat, sizeof(pat), " %s ", tok);
-		char padded[4200];
-		snprintf(padded, sizeof(padded), " %s ", s);
-		for (char *c = padded; *c; c++)
-			if (*c == '\n')
-				*c = ' ';
-		if (!strstr(padded, pat))
+		if (!strstr(have, pat))
 			return false;
 	}
 	return true;
@@ -109,7 +109,7 @@ limits_prepare(const struct policy *p, const char *name, struct limits_plan *lp,
 {
 	const struct limits *l = &p->limits;
 	char dir[PATH_MAX - 64], file[PATH_MAX], why[512] = "", val[64];
-	char need[64] = "";
+	char need[64], req[64];
 
 	memset(lp, 0, sizeof(*lp));
 	lp->cgroup_fd = -1;
@@ -119,26 +119,18 @@ limits_prepare(const struct policy *p, const char *name, struct limits_plan *lp,
 			lp->method = "rlimits";
 		return 0;
 	}
-	if (l->memory)
-		strcat(need, "memory ");
-	if (l->pids)
-		strcat(need, "pids ");
-	if (l->cpu_millis)
-		strcat(need, "cpu ");
+	/* Controllers needed, as listed in cgroup.controllers and as a "+x" request. */
+	snprintf(need, sizeof(need), "%s%s%s", l->memory ? "memory " : "", l->pids ? "pids " : "",
+	    l->cpu_millis ? "cpu " : "");
 	need[strlen(need) - 1] = '\0';
+	snprintf(req, sizeof(req), "%s%s%s", l->memory ? "+memory " : "", l->pids ? "+pids " : "",
+	    l->cpu_millis ? "+cpu " : "");
 
 	if (cgroup2_dir(dir, sizeof(dir), why, sizeof(why)) == 0) {
 		snprintf(file, sizeof(file), "%s/cgroup.subtree_control", dir);
 		if (!has_controllers(file, need)) {
 			/* Try to enable them; fails when our cgroup holds processes. */
 			struct werr e = { 0 };
-			char req[96] = "";
-			for (char *t = need, *sp; t && *t; t = sp ? sp + 1 : NULL) {
-				sp = strchr(t, ' ');
-				size_t used = strlen(req);
-				snprintf(req + used, sizeof(req) - used, "+%.*s ",
-				    (int)(sp ? (size_t)(sp - t) : strlen(t)), t);
-			}
 			if (write_file(file, req, &e) < 0 || !has_controllers(file, need))
 				snprintf(why, sizeof(why), "controllers '%s' are not delegated to %s", need, dir);
 		}

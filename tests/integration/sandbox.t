@@ -347,4 +347,26 @@ expect_out "OK from-policy" "process.env.set is visible" env WARDEN_TEST_SET
 POLICY=
 expect_ok "PATH is set" env PATH
 
+# process.limits: applied through cgroup v2 when delegated, else rlimits, and
+# warden says which on stderr.
+POLICY=$T_TMP/limits.yaml
+write_policy "$POLICY" <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [$SYS_RO]
+process:
+  limits: {memory: 2G, pids: 64, open_files: 256}
+EOF
+expect_out "OK 256 256" "limits.open_files becomes RLIMIT_NOFILE" rlimit NOFILE
+like "$ERR" "limits: .*(cgroup v2|rlimits)" "warden reports which mechanism enforces the limits"
+if [[ $ERR == *"using rlimits"* ]]; then
+	expect_out "OK 64 64" "limits.pids falls back to RLIMIT_NPROC" rlimit NPROC
+	expect_out "OK 2147483648 2147483648" "limits.memory falls back to RLIMIT_AS" rlimit AS
+else
+	skip "limits.pids falls back to RLIMIT_NPROC" "cgroup v2 enforces it here"
+	skip "limits.memory falls back to RLIMIT_AS" "cgroup v2 enforces it here"
+fi
+POLICY=
+
 done_testing
