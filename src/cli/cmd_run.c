@@ -82,15 +82,21 @@ cmd_run(int argc, char **argv)
 		case 'p': policy_path = optarg; break;
 		case 'n': name = optarg; break;
 		case 'w': workdir = optarg; break;
-		case 'e':
-			if (!strchr(optarg, '=') || strchr(optarg, '=') == optarg ||
-			    (*strchr(optarg, '=') = '\0', prob = check_env_name(optarg),
-			    *strchr(optarg, '\0') = '=', prob)) {
+		case 'e': {
+			const char *eq = strchr(optarg, '=');
+			char envname[256];
+
+			if (eq && (size_t)(eq - optarg) < sizeof(envname)) {
+				snprintf(envname, sizeof(envname), "%.*s", (int)(eq - optarg), optarg);
+				prob = check_env_name(envname);
+			}
+			if (!eq || (size_t)(eq - optarg) >= sizeof(envname) || prob) {
 				fprintf(stderr, "warden run: --env expects NAME=VALUE, got '%s'\n", optarg);
 				return WEXIT_FAILURE;
 			}
 			strv_push(&cli_env, optarg);
 			break;
+		}
 		case 't': tty = 1; break;
 		case 'T': tty = 0; break;
 		case 'v': log_verbose++; break;

@@ -208,7 +208,7 @@ pin_ancestors(const struct plan *pl, const struct mentry *m, struct werr *err)
 }
 
 static int
-setup_dev(bool allow_tty, struct werr *err)
+setup_dev(struct werr *err)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
@@ -218,7 +218,6 @@ setup_dev(bool allow_tty, struct werr *err)
 	};
 	char src[PATH_MAX], dst[PATH_MAX];
 
-	(void)allow_tty;
 	if (mkdir_p(NEW "/dev", 0755, err) < 0)
 		return -1;
 	if (mount("tmpfs", NEW "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
@@ -337,7 +336,6 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 {
 	const struct policy *p = s->policy;
 	struct plan pl = { 0 };
-	struct strv tmp = { 0 };
 	int fd, r = -1;
 	bool tmp_listed = strv_contains(&p->read_write, "/tmp") ||
 	    strv_contains(&p->read_only, "/tmp");
@@ -409,7 +407,7 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 			break;	/* after every bind, so masks sit on top */
 		}
 	}
-	if (setup_proc(err) < 0 || setup_dev(s->pty, err) < 0)
+	if (setup_proc(err) < 0 || setup_dev(err) < 0)
 		goto out;
 	for (size_t i = 0; i < pl.n; i++)
 		if (pl.v[i].kind == M_MASK &&
@@ -432,7 +430,6 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 	}
 	r = 0;
 out:
-	strv_free(&tmp);
 	plan_free(&pl);
 	return r;
 }
