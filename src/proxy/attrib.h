@@ -1,0 +1,69 @@
+/*
+ * Attribution: which process, running which binary, owns a TCP connection
+ * the proxy accepted from inside the sandbox.
+ *
+ * Method (the only one today; the interface lets a more exact one, such as
+ * a seccomp user notification on connect(), replace it):
+ *   1. the client socket's inode, by its 4-tuple, from the sandbox's network
+ *      namespace (sock_diag through a netlink socket created in that
+ *      namespace when one is given, else /proc/INIT/net/tcp{,6});
+ *   2. every process of the sandbox (the descendants of its init, found
+ *      through /proc/PID/task/TID/children) whose fd table holds that inode;
+ *   3. each owner's executable (readlink /proc/PID/exe), pinned by the
+ *      SHA-256 of its content, and its ancestor chain up to init.
+ * Several owners with different binaries, no owner, or a binary whose
+ * content changed since the sandbox first ran it: attribution fails, and
+ * the caller denies.
+ *
+ * Limits (see docs/threat-model.md): a socket handed over after accept is
+ * not seen; an allowed interpreter runs any script; LD_PRELOAD or ptrace
+ * into an allowed binary acts as that binary.
+ */
+#ifndef WARDEN_ATTRIB_H
+#define WARDEN_ATTRIB_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "../lib/err.h"
+
+#define ATTRIB_MAX_ANCESTORS 16
+
+struct attrib;
+
+/*
+ * init_pid: the sandbox's init as seen from the host.  diag_fd: a
+ * NETLINK_SOCK_DIAG socket created inside the sandbox's network namespace,
+ * or -1 to read /proc/INIT_PID/net/tcp{,6}; ownership passes to attrib.
+ */
+struct attrib *attrib_new(pid_t init_pid, int diag_fd, struct werr *err);
+void attrib_free(struct attrib *a);
+
+struct identity {
+	pid_t pid;			/* owner's pid inside the sandbox */
+	pid_t host_pid;			/* and as the host sees it */
+	pid_t ppid;			/* parent's pid inside the sandbox */
+	char exe[PATH_MAX];		/* what the kernel executed */
+	char sha256[65];		/* of the executable's content */
+	char *ancestors[ATTRIB_MAX_ANCESTORS];	/* owned: parent's exe first */
+	size_t nancestors;
+	size_t nowners;			/* processes holding the socket */
+	char why[512];			/* set when attribution fails */
+};
+
+/*
+ * Find the owner of the connection whose client end is `client` and whose
+ * server end (the proxy's listener) is `server`, both as seen inside the
+ * sandbox (what getpeername/getsockname return on the accepted socket).
+ * Returns 0 with *id filled, or -1 with id->why saying why no single
+ * binary could be named (id->exe/pid hold the first owner found, if any).
+ * err is set only for failures of warden itself.
+ */
+int attrib_lookup(struct attrib *a, const struct sockaddr *client,
+    const struct sockaddr *server, struct identity *id, struct werr *err);
+void identity_free(struct identity *id);
+
+#endif
