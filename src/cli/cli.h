@@ -18,19 +18,19 @@ int cmd_stop(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 
 /* Who the agent runs as: the caller when rootless, else process.run_as_user. */
-struct identity {
+struct agent_ident {
 	uid_t uid;
 	gid_t gid;
 	char user[64];
 	char home[4096];
 };
-int resolve_identity(const struct policy *p, struct identity *id, struct werr *err);
+int resolve_identity(const struct policy *p, struct agent_ident *id, struct werr *err);
 
 /*
  * The agent's environment: the safe host variables, then process.env
  * (pass, set), then --env K=V, then HOME/USER/LOGNAME for the identity.
  */
-void build_env(const struct policy *p, const struct identity *id, const struct strv *cli_env,
+void build_env(const struct policy *p, const struct agent_ident *id, const struct strv *cli_env,
     struct strv *out);
 
 /* Load a policy file, or the embedded default when path is NULL; prints diagnostics. */

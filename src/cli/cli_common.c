@@ -49,7 +49,7 @@ lookup_uid(const char *s, uid_t *uid, struct werr *err)
 }
 
 int
-resolve_identity(const struct policy *p, struct identity *id, struct werr *err)
+resolve_identity(const struct policy *p, struct agent_ident *id, struct werr *err)
 {
 	struct passwd *pw;
 	const char *home;
@@ -119,8 +119,16 @@ env_put(struct strv *out, const char *name, const char *value)
 	strv_take(out, xasprintf("%s=%s", name, value));
 }
 
+static const char *const proxy_env[][2] = {
+	{ "HTTP_PROXY", "http://127.0.0.1:3128" }, { "http_proxy", "http://127.0.0.1:3128" },
+	{ "HTTPS_PROXY", "http://127.0.0.1:3128" }, { "https_proxy", "http://127.0.0.1:3128" },
+	{ "ALL_PROXY", "socks5h://127.0.0.1:1080" }, { "all_proxy", "socks5h://127.0.0.1:1080" },
+	{ "NO_PROXY", "localhost,127.0.0.1,::1" }, { "no_proxy", "localhost,127.0.0.1,::1" },
+	{ "NODE_USE_ENV_PROXY", "1" },
+};
+
 void
-build_env(const struct policy *p, const struct identity *id, const struct strv *cli_env,
+build_env(const struct policy *p, const struct agent_ident *id, const struct strv *cli_env,
     struct strv *out)
 {
 	for (char **e = environ; *e; e++) {
@@ -144,6 +152,13 @@ build_env(const struct policy *p, const struct identity *id, const struct strv *
 	env_put(out, "HOME", id->home);
 	env_put(out, "USER", id->user);
 	env_put(out, "LOGNAME", id->user);
+	/*
+	 * The proxy is the sandbox's only way out.  Both spellings, because
+	 * tools disagree on which they read; socks5h so that SOCKS clients send
+	 * names, not addresses they cannot resolve inside anyway.
+	 */
+	for (size_t i = 0; i < ARRAY_SIZE(proxy_env); i++)
+		env_put(out, proxy_env[i][0], proxy_env[i][1]);
 	for (size_t i = 0; cli_env && i < cli_env->n; i++) {
 		char *eq = strchr(cli_env->v[i], '=');
 		char name[256];

@@ -17,7 +17,7 @@ cmd_exec(int argc, char **argv)
 	struct policy p;
 	struct policy_diags d;
 	struct strv cli_env = { 0 }, env = { 0 };
-	struct identity id = { 0 };
+	struct agent_ident id = { 0 };
 	char dir[PATH_MAX], path[PATH_MAX + 16];
 	const char *name = NULL;
 	int i;

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,9 @@ static const char usage[] =
     "  -w, --workdir DIR   working directory, mounted read-write when the policy's\n"
     "                      include_workdir is true (default: the current directory)\n"
     "  -e, --env K=V       set a variable in the agent's environment (repeatable)\n"
+    "      --add-host NAME:IP\n"
+    "                      resolve NAME to IP for this sandbox's egress proxy\n"
+    "                      (repeatable; the policy must still allow NAME)\n"
     "  -t, --tty / -T, --no-tty\n"
     "                      force / refuse a private terminal (default: when stdin is one)\n"
     "  -v, --verbose       say more about what is applied\n"
@@ -53,6 +57,33 @@ default_name(const char *cmd, char *out, size_t n)
 	snprintf(out, n, "%s-%04x", j ? clean : "agent", rnd);
 }
 
+/*
+ * Proxy limits and timeouts can be tuned from warden's own environment
+ * (WARDEN_PROXY_MAX_CONNS, WARDEN_PROXY_HEADER_TIMEOUT_MS,
+ * WARDEN_PROXY_CONNECT_TIMEOUT_MS, WARDEN_PROXY_IDLE_TIMEOUT_MS); unset or
+ * invalid values keep the defaults.
+ */
+static void
+proxy_tuning(struct proxy_config *c)
+{
+	static const struct { const char *name; size_t off; } knobs[] = {
+		{ "WARDEN_PROXY_MAX_CONNS", offsetof(struct proxy_config, max_conns) },
+		{ "WARDEN_PROXY_HEADER_TIMEOUT_MS", offsetof(struct proxy_config, header_timeout_ms) },
+		{ "WARDEN_PROXY_CONNECT_TIMEOUT_MS", offsetof(struct proxy_config, connect_timeout_ms) },
+		{ "WARDEN_PROXY_IDLE_TIMEOUT_MS", offsetof(struct proxy_config, idle_timeout_ms) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
+		const char *v = getenv(knobs[i].name);
+		uint64_t n;
+
+		if (v && parse_u64(v, &n) == 0 && n > 0 && n <= 86400000)
+			*(unsigned *)((char *)c + knobs[i].off) = (unsigned)n;
+		else if (v)
+			log_warnx("ignoring %s=%s: expected a number from 1 to 86400000", knobs[i].name, v);
+	}
+}
+
 int
 cmd_run(int argc, char **argv)
 {
@@ -61,6 +92,7 @@ cmd_run(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "env", required_argument, NULL, 'e' },
+		{ "add-host", required_argument, NULL, 'H' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "no-tty", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -70,10 +102,12 @@ cmd_run(int argc, char **argv)
 	const char *policy_path = NULL, *name = NULL, *workdir = NULL, *prob;
 	struct strv cli_env = { 0 }, env = { 0 };
 	struct policy policy;
-	struct identity id;
+	struct agent_ident id;
 	struct werr err = { 0 };
 	struct sandbox_spec spec = { 0 };
 	char namebuf[NAME_MAX_LEN + 1], wd[PATH_MAX];
+	struct add_host *hosts = NULL;
+	size_t nhosts = 0;
 	int tty = -1, c, status;
 	struct stat st;
 
@@ -95,6 +129,17 @@ cmd_run(int argc, char **argv)
 				return WEXIT_FAILURE;
 			}
 			strv_push(&cli_env, optarg);
+			break;
+		}
+		case 'H': {
+			const char *why;
+			hosts = xrealloc(hosts, (nhosts + 1) * sizeof(*hosts));
+			if ((why = add_host_parse(optarg, &hosts[nhosts]))) {
+				fprintf(stderr, "warden run: --add-host '%s': %s\n", optarg, why);
+				free(hosts);
+				return WEXIT_FAILURE;
+			}
+			nhosts++;
 			break;
 		}
 		case 't': tty = 1; break;
@@ -145,6 +190,9 @@ cmd_run(int argc, char **argv)
 	spec.gid = id.gid;
 	spec.home = id.home;
 	spec.pty = tty == 1;
+	spec.hosts = hosts;
+	spec.nhosts = nhosts;
+	proxy_tuning(&spec.proxy);
 	log_info("sandbox %s: agent uid %u gid %u, workdir %s", name,
 	    (unsigned)id.uid, (unsigned)id.gid, wd);
 	status = sandbox_run(&spec, &err);
@@ -156,5 +204,6 @@ cmd_run(int argc, char **argv)
 	strv_free(&env);
 	strv_free(&cli_env);
 	policy_free(&policy);
+	free(hosts);
 	return status;
 }

@@ -203,6 +203,27 @@ sbuf_addf(struct sbuf *b, const char *fmt, ...)
 }
 
 void
+sbuf_add_json(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	sbuf_add(b, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
+		char esc[7] = "\\u00";
+		if (*c == '"' || *c == '\\') {
+			esc[1] = (char)*c;
+			sbuf_add(b, esc, 2);
+		} else if (*c < 0x20 || *c == 0x7f) {
+			esc[4] = hex[*c >> 4];
+			esc[5] = hex[*c & 15];
+			sbuf_add(b, esc, 6);
+		} else
+			sbuf_add(b, (const char *)c, 1);
+	}
+	sbuf_add(b, "\"", 1);
+}
+
+void
 sbuf_free(struct sbuf *b)
 {
 	free(b->p);

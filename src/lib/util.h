@@ -58,6 +58,8 @@ void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addf(struct sbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sbuf_free(struct sbuf *b);
+/* Append s as a JSON string literal (quotes included, control bytes escaped). */
+void sbuf_add_json(struct sbuf *b, const char *s);
 
 /*
  * Canonical absolute path check: starts with '/', no empty, "." or ".."

@@ -21,6 +21,7 @@
 
 #include "../lib/err.h"
 #include "../policy/policy.h"
+#include "../proxy/proxy.h"
 
 struct sandbox_spec {
 	const struct policy *policy;	/* borrowed */
@@ -33,6 +34,9 @@ struct sandbox_spec {
 	const char *home;		/* private HOME path inside */
 	bool pty;			/* give the agent its own terminal */
 	const char *state_dir;		/* where ps/inspect/exec/stop find it */
+	const struct add_host *hosts;	/* --add-host pins for the proxy */
+	size_t nhosts;
+	struct proxy_config proxy;	/* timeouts and limits (fds filled in here) */
 };
 
 /* What the kernel actually applied, for reports and the state file. */

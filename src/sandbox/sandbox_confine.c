@@ -113,21 +113,3 @@ confine_process(struct werr *err)
 	return 0;
 }
 
-int
-net_loopback_up(struct werr *err)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return werr_sys(err, "loopback: socket");
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
-	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)) {
-		werr_sys(err, "bring up lo");
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}

@@ -2,9 +2,11 @@
  * The supervisor side of `warden run`: prepares what must exist on the host
  * (limits, placeholders for denied paths that do not exist yet, the state
  * record), starts the sandbox, then runs one event loop until init exits:
- * control messages, forwarded signals, and -- when the agent has its own
- * terminal -- the pty relay.  The supervisor never runs inside a namespace
- * of the sandbox, so nothing in it can signal, trace or read it.
+ * messages from init, forwarded signals, the pty relay when the agent has
+ * its own terminal, the egress proxy, and the control socket through which
+ * `warden policy set` replaces the running network policy.  The supervisor
+ * never runs inside a namespace of the sandbox, so nothing in it can
+ * signal, trace or read it.
  */
 #include "sb_internal.h"
 
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,10 @@
 
 #include "../lib/log.h"
 #include "../lib/util.h"
+#include "../lib/event.h"
+#include "../lib/evloop.h"
+#include "../lib/hash.h"
+#include "sandbox_control.h"
 #include "sandbox_state.h"
 
 /*
@@ -93,14 +100,45 @@ remove_placeholders(struct strv *made)
 
 struct sup {
 	const struct sandbox_spec *spec;
+	struct evloop *loop;
 	pid_t init_pid;
-	int pidfd, ctl, sigfd, ep, master;
+	int pidfd, ctl, sigfd, master;
+	struct ev_io ctl_io, sig_io, pid_io, master_io, stdin_io;
 	bool raw;
 	struct termios saved;
 	int error_exit;		/* exit code of a reported setup error */
+	int status;		/* init's exit status once it is gone, else -1 */
 	struct sb_state st;
 	char state_dir[PATH_MAX];
+	/* Egress. */
+	int netfd[NET_NFDS];
+	struct proxy *proxy;
+	struct control *control;
+	const struct policy *policy;	/* running; spec->policy or owned */
+	struct policy *owned;		/* a reloaded policy, freed when replaced */
+	uint64_t revision;
 };
+
+/* ---- events to the supervisor's log -------------------------------------- */
+
+/*
+ * Until the audit trail makes them durable, events are one line each on
+ * stderr: denials and reloads always, allowed connections with -v.  With
+ * the terminal in raw mode a bare newline would not return the carriage.
+ */
+static void
+log_event(const struct event *ev, void *arg)
+{
+	struct sup *s = arg;
+	char line[2048];
+
+	if (ev->decision && strcmp(ev->decision, "allow") == 0 && log_verbose < 1)
+		return;
+	event_format_line(ev, line, sizeof(line));
+	fprintf(stderr, "warden: %s%s", line, s->raw ? "\r\n" : "\n");
+}
+
+/* ---- terminal ------------------------------------------------------------------ */
 
 static void
 sync_winsize(struct sup *s)
@@ -145,14 +183,219 @@ relay(int from, int to)
 }
 
 static void
-on_ctl(struct sup *s)
+on_master(struct ev_io *io, uint32_t events)
 {
+	struct sup *s = io->arg;
+
+	if (!relay(s->master, 1)) {
+		evloop_del(s->loop, &s->master_io);
+		evloop_del(s->loop, &s->stdin_io);
+	}
+}
+
+static void
+on_stdin(struct ev_io *io, uint32_t events)
+{
+	struct sup *s = io->arg;
+
+	if (!relay(0, s->master))
+		evloop_del(s->loop, &s->stdin_io);
+}
+
+/* ---- the running policy ------------------------------------------------- */
+
+static void
+policy_event(struct sup *s, const char *type, const char *decision, const char *reason)
+{
+	struct event ev = {
+		.type = type, .verb = type, .decision = decision, .reason = reason,
+		.revision = s->revision, .policy_hash = s->st.policy_hash,
+	};
+	event_emit(&ev);
+}
+
+static void
+save_state(struct sup *s)
+{
+	struct werr err = { 0 };
+	char *canon = policy_canonical(s->policy);
+
+	if (state_write(s->state_dir, &s->st, canon, &err) < 0)
+		log_warnx("state: %s", err.msg);
+	free(canon);
+}
+
+/*
+ * The canonical text of one top-level section ("filesystem_policy", ...):
+ * canonical YAML starts each section at column 0, so a section runs to the
+ * next line that does.
+ */
+static char *
+section(const char *canon, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *l = canon; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, key, kl) == 0 && l[kl] == ':') {
+			const char *e = l;
+			while ((e = strchr(e, '\n')) && e[1] && (e[1] == ' ' || e[1] == '-'))
+				e++;
+			return xstrndup(l, e ? (size_t)(e - l) : strlen(l));
+		}
+	}
+	return xstrdup("");
+}
+
+/* Sections fixed at start: a change needs a new sandbox. */
+static const char *const static_sections[] = { "version", "filesystem_policy", "landlock",
+	"process" };
+
+static void
+policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct sbuf *out)
+{
+	struct policy *np = xcalloc(1, sizeof(*np));
+	struct policy_diags d = { 0 };
+	char *oldc, *newc, hash[65];
+
+	if (policy_load_buffer(file, yaml, len, np, &d) < 0) {
+		char *text = NULL;
+		size_t tlen = 0;
+		FILE *f = open_memstream(&text, &tlen);
+
+		if (f) {
+			policy_diags_print(&d, f);
+			fclose(f);
+		}
+		sbuf_adds(out, "error\n");
+		sbuf_adds(out, text ? text : "invalid policy\n");
+		sbuf_addf(out, "the running policy (revision %llu) is unchanged\n",
+		    (unsigned long long)s->revision);
+		policy_event(s, "policy.reject", "deny", "candidate policy is invalid");
+		free(text);
+		policy_diags_free(&d);
+		free(np);
+		return;
+	}
+	oldc = policy_canonical(s->policy);
+	newc = policy_canonical(np);
+	for (size_t i = 0; i < ARRAY_SIZE(static_sections); i++) {
+		char *a = section(oldc, static_sections[i]), *b = section(newc, static_sections[i]);
+		bool same = strcmp(a, b) == 0;
+
+		free(a);
+		free(b);
+		if (!same) {
+			char why[256];
+			snprintf(why, sizeof(why), "'%s' differs from the running policy", 
+			    static_sections[i]);
+			sbuf_addf(out, "error\n%s: error: %s; it is fixed when the sandbox starts "
+			    "(only network_policies can change while it runs): restart the sandbox "
+			    "to change it\nthe running policy (revision %llu) is unchanged\n", file,
+			    why, (unsigned long long)s->revision);
+			policy_event(s, "policy.reject", "deny", why);
+			free(oldc);
+			free(newc);
+			policy_free(np);
+			free(np);
+			return;
+		}
+	}
+	free(oldc);
+	policy_hash(np, hash);
+	s->revision++;
+	snprintf(s->st.policy_hash, sizeof(s->st.policy_hash), "%s", hash);
+	s->st.policy_revision = s->revision;
+	s->policy = np;
+	if (s->proxy)
+		proxy_set_policy(s->proxy, np, s->revision, hash);
+	if (s->owned) {
+		policy_free(s->owned);
+		free(s->owned);
+	}
+	s->owned = np;
+	save_state(s);
+	policy_event(s, "policy.reload", "allow", NULL);
+	sbuf_addf(out, "ok\nrevision=%llu\nhash=%s\n", (unsigned long long)s->revision, hash);
+	free(newc);
+}
+
+static void
+on_control(const char *req, size_t len, struct sbuf *out, void *arg)
+{
+	struct sup *s = arg;
+	const char *nl = memchr(req, '\n', len);
+	size_t l1 = nl ? (size_t)(nl - req) : len;
+
+	if (l1 > 11 && strncmp(req, "policy-set ", 11) == 0 && nl) {
+		char *file = xstrndup(req + 11, l1 - 11);
+		policy_set(s, file, nl + 1, len - l1 - 1, out);
+		free(file);
+	} else if (l1 == 11 && strncmp(req, "policy-show", 11) == 0) {
+		char *canon = policy_canonical(s->policy);
+		sbuf_addf(out, "ok\nrevision=%llu\nhash=%s\n\n%s", (unsigned long long)s->revision,
+		    s->st.policy_hash, canon);
+		free(canon);
+	} else {
+		sbuf_adds(out, "error\nunknown request\n");
+	}
+}
+
+/* ---- egress ------------------------------------------------------------------ */
+
+static void
+start_proxy(struct sup *s)
+{
+	struct werr err = { 0 };
+	struct proxy_config cfg = s->spec->proxy;
+	struct attrib *a;
+
+	a = attrib_new(s->init_pid, s->netfd[NET_FD_DIAG], &err);
+	s->netfd[NET_FD_DIAG] = -1;
+	if (!a) {
+		log_warnx("proxy: %s: all egress is refused", err.msg);
+		return;
+	}
+	cfg.http_fd = steal_fd(&s->netfd[NET_FD_HTTP]);
+	cfg.socks_fd = steal_fd(&s->netfd[NET_FD_SOCKS]);
+	cfg.attrib = a;
+	cfg.hosts = s->spec->hosts;
+	cfg.nhosts = s->spec->nhosts;
+	s->proxy = proxy_new(s->loop, &cfg, s->policy, s->revision, s->st.policy_hash, &err);
+	if (!s->proxy)
+		log_warnx("proxy: %s: all egress is refused", err.msg);
+}
+
+static void
+on_tick(void *arg)
+{
+	struct sup *s = arg;
+
+	if (s->proxy)
+		proxy_tick(s->proxy);
+	control_sweep(s->control);
+}
+
+static void
+after_batch(void *arg)
+{
+	struct sup *s = arg;
+
+	if (s->proxy)
+		proxy_reap(s->proxy);
+}
+
+/* ---- init and signals -------------------------------------------------------- */
+
+static void
+on_ctl(struct ev_io *io, uint32_t events)
+{
+	struct sup *s = io->arg;
 	struct ctl_msg m;
 	int fd = -1;
 	ssize_t r = ctl_recv(s->ctl, &m, &fd);
 
 	if (r <= 0) {
-		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->ctl, NULL);
+		evloop_del(s->loop, &s->ctl_io);
 		close(s->ctl);
 		s->ctl = -1;
 		return;
@@ -170,28 +413,27 @@ on_ctl(struct sup *s)
 		s->st.landlock_abi = m.value;
 		s->st.landlock_scoped = m.flags != 0;
 		break;
-	case CTL_PTY:
-		if (fd >= 0 && s->master < 0) {
-			struct epoll_event ev = { .events = EPOLLIN };
-			s->master = fd;
-			fd = -1;
-			sync_winsize(s);
-			tty_raw(s);
-			ev.data.fd = s->master;
-			epoll_ctl(s->ep, EPOLL_CTL_ADD, s->master, &ev);
-			ev.data.fd = 0;
-			epoll_ctl(s->ep, EPOLL_CTL_ADD, 0, &ev);
+	case CTL_NETFD:
+		if (fd >= 0 && m.value >= 0 && m.value < NET_NFDS && s->netfd[m.value] < 0) {
+			s->netfd[m.value] = steal_fd(&fd);
+			if (s->netfd[NET_FD_HTTP] >= 0 && s->netfd[NET_FD_SOCKS] >= 0 &&
+			    s->netfd[NET_FD_DIAG] >= 0 && !s->proxy)
+				start_proxy(s);
 		}
 		break;
-	case CTL_STARTED: {
-		struct werr err = { 0 };
-		char *canon = policy_canonical(s->spec->policy);
-		s->st.agent_pid = m.value;	/* pid inside; refined by inspect */
-		if (state_write(s->state_dir, &s->st, canon, &err) < 0)
-			log_warnx("state: %s", err.msg);
-		free(canon);
+	case CTL_PTY:
+		if (fd >= 0 && s->master < 0) {
+			s->master = steal_fd(&fd);
+			sync_winsize(s);
+			tty_raw(s);
+			evloop_add(s->loop, &s->master_io, s->master, EPOLLIN, on_master, s);
+			evloop_add(s->loop, &s->stdin_io, 0, EPOLLIN, on_stdin, s);
+		}
 		break;
-	}
+	case CTL_STARTED:
+		s->st.agent_pid = m.value;	/* pid inside; refined by inspect */
+		save_state(s);
+		break;
 	default:
 		break;
 	}
@@ -199,47 +441,45 @@ on_ctl(struct sup *s)
 		close(fd);
 }
 
+static void
+on_signal(struct ev_io *io, uint32_t events)
+{
+	struct sup *s = io->arg;
+	struct signalfd_siginfo si;
+
+	if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGWINCH)
+		sync_winsize(s);
+	else if (si.ssi_signo != SIGCHLD)
+		syscall(SYS_pidfd_send_signal, s->pidfd, si.ssi_signo, NULL, 0);
+}
+
+static void
+on_pidfd(struct ev_io *io, uint32_t events)
+{
+	struct sup *s = io->arg;
+	siginfo_t si = { 0 };
+
+	if (waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0)
+		return;
+	s->status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	evloop_stop(s->loop);
+}
+
 static int
 supervise(struct sup *s)
 {
-	int status = -1;
+	struct werr err = { 0 };
 
-	for (;;) {
-		struct epoll_event evs[8];
-		int n = epoll_wait(s->ep, evs, 8, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-
-			if (fd == s->ctl) {
-				on_ctl(s);
-			} else if (fd == s->sigfd) {
-				struct signalfd_siginfo si;
-				if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
-					continue;
-				if (si.ssi_signo == SIGWINCH)
-					sync_winsize(s);
-				else if (si.ssi_signo != SIGCHLD)
-					syscall(SYS_pidfd_send_signal, s->pidfd, si.ssi_signo, NULL, 0);
-			} else if (fd == s->master) {
-				if (!relay(s->master, 1)) {
-					epoll_ctl(s->ep, EPOLL_CTL_DEL, s->master, NULL);
-					epoll_ctl(s->ep, EPOLL_CTL_DEL, 0, NULL);
-				}
-			} else if (fd == 0) {
-				if (!relay(0, s->master))
-					epoll_ctl(s->ep, EPOLL_CTL_DEL, 0, NULL);
-			} else if (fd == s->pidfd) {
-				siginfo_t si = { 0 };
-				if (waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0)
-					continue;
-				status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-			}
+	if (evloop_run(s->loop, &err) < 0) {
+		log_warnx("%s", err.msg);
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		if (s->status < 0) {
+			siginfo_t si = { 0 };
+			waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED);
+			s->status = WEXIT_FAILURE;
 		}
-		if (status >= 0)
-			break;
 	}
 	/* Drain what the agent printed last and any final control messages. */
 	if (s->master >= 0) {
@@ -252,21 +492,40 @@ supervise(struct sup *s)
 		struct pollfd pfd = { .fd = s->ctl, .events = POLLIN };
 		if (poll(&pfd, 1, 0) <= 0)
 			break;
-		on_ctl(s);
+		on_ctl(&s->ctl_io, POLLIN);
 	}
-	return status;
+	return s->status;
+}
+
+/*
+ * Every tunnel holds two sockets: lift the soft fd limit to the hard one
+ * so the proxy's connection limit, not the default 1024, is what binds.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 int
 sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 {
-	struct sup s = { .spec = spec, .pidfd = -1, .ctl = -1, .sigfd = -1, .ep = -1, .master = -1 };
+	struct sup s = { .spec = spec, .pidfd = -1, .ctl = -1, .sigfd = -1, .master = -1,
+		.status = -1, .policy = spec->policy, .revision = 1 };
 	struct limits_plan lp;
 	struct strv made = { 0 };
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct rlimit saved_nofile;
 	sigset_t mask, oldmask;
+	void (*old_pipe)(int);
 	int lock_fd = -1, status = -1;
 
+	for (int i = 0; i < NET_NFDS; i++)
+		s.netfd[i] = -1;
 	if (state_create(spec->name, s.state_dir, sizeof(s.state_dir), &lock_fd, err) < 0)
 		return -1;
 	if (limits_prepare(spec->policy, spec->name, &lp, err) < 0)
@@ -283,14 +542,21 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 			sigaddset(&mask, fwd[i]);
 	}
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	/* A peer that goes away mid-write is an error return, not a signal. */
+	old_pipe = signal(SIGPIPE, SIG_IGN);
+	getrlimit(RLIMIT_NOFILE, &saved_nofile);
 	s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	s.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (s.sigfd < 0 || s.ep < 0) {
-		werr_sys(err, "signalfd/epoll");
+	s.loop = evloop_new(err);
+	if (s.sigfd < 0 || !s.loop) {
+		if (s.sigfd < 0)
+			werr_sys(err, "signalfd");
 		goto out_sig;
 	}
+	/* The agent inherits warden's limits, so they are raised only after spawning. */
 	if (sandbox_spawn(spec, &lp, &s.init_pid, &s.pidfd, &s.ctl, err) < 0)
 		goto out_sig;
+	raise_nofile();
+	event_set_sink(log_event, &s);
 
 	snprintf(s.st.name, sizeof(s.st.name), "%s", spec->name);
 	s.st.supervisor_pid = getpid();
@@ -302,6 +568,7 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 	 * overlaps with init building the root on the other CPU.
 	 */
 	policy_hash(spec->policy, s.st.policy_hash);
+	s.st.policy_revision = s.revision;
 	snprintf(s.st.workdir, sizeof(s.st.workdir), "%s", spec->workdir);
 	snprintf(s.st.home, sizeof(s.st.home), "%s", spec->home ? spec->home : "");
 	s.st.uid = spec->uid;
@@ -315,12 +582,17 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 			*c = ' ';
 	snprintf(s.st.limits, sizeof(s.st.limits), "%s", lp.method);
 
-	ev.data.fd = s.ctl;
-	epoll_ctl(s.ep, EPOLL_CTL_ADD, s.ctl, &ev);
-	ev.data.fd = s.sigfd;
-	epoll_ctl(s.ep, EPOLL_CTL_ADD, s.sigfd, &ev);
-	ev.data.fd = s.pidfd;
-	epoll_ctl(s.ep, EPOLL_CTL_ADD, s.pidfd, &ev);
+	evloop_add(s.loop, &s.ctl_io, s.ctl, EPOLLIN, on_ctl, &s);
+	evloop_add(s.loop, &s.sig_io, s.sigfd, EPOLLIN, on_signal, &s);
+	evloop_add(s.loop, &s.pid_io, s.pidfd, EPOLLIN, on_pidfd, &s);
+	evloop_set_tick(s.loop, 1000, on_tick, &s);
+	evloop_set_after(s.loop, after_batch, &s);
+	s.control = control_listen(s.loop, s.state_dir, on_control, &s, err);
+	if (!s.control) {
+		log_warnx("%s: `warden policy set` is unavailable for this sandbox", err->msg);
+		werr_clear(err);
+	}
+	policy_event(&s, "policy.load", "allow", NULL);
 
 	status = supervise(&s);
 	tty_restore(&s);
@@ -330,6 +602,16 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		snprintf(err->msg, sizeof(err->msg), "%s", "");
 		status = -1;
 	}
+	control_close(s.control);
+	proxy_free(s.proxy);
+	event_set_sink(NULL, NULL);
+	for (int i = 0; i < NET_NFDS; i++)
+		if (s.netfd[i] >= 0)
+			close(s.netfd[i]);
+	if (s.owned) {
+		policy_free(s.owned);
+		free(s.owned);
+	}
 	if (s.master >= 0)
 		close(s.master);
 	if (s.ctl >= 0)
@@ -338,8 +620,9 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 out_sig:
 	if (s.sigfd >= 0)
 		close(s.sigfd);
-	if (s.ep >= 0)
-		close(s.ep);
+	evloop_free(s.loop);
+	setrlimit(RLIMIT_NOFILE, &saved_nofile);
+	signal(SIGPIPE, old_pipe);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	remove_placeholders(&made);
 out_limits:

@@ -125,7 +125,21 @@ init_main(const struct sandbox_spec *s, int ctl, const struct limits_plan *lp)
 	}
 	if (sethostname(s->name, strlen(s->name)) < 0)
 		werr_sys(&err, "sethostname"), ctl_die(ctl, &err);
-	if (net_loopback_up(&err) < 0 || mount_build_root(s, &err) < 0)
+	if (net_loopback_up(&err) < 0)
+		ctl_die(ctl, &err);
+	{
+		int nfd[NET_NFDS];
+
+		if (net_proxy_sockets(nfd, &err) < 0)
+			ctl_die(ctl, &err);
+		for (int i = 0; i < NET_NFDS; i++) {
+			m = (struct ctl_msg){ .type = CTL_NETFD, .value = i };
+			if (ctl_send(ctl, &m, nfd[i]) < 0)
+				werr_sys(&err, "pass proxy socket"), ctl_die(ctl, &err);
+			close(nfd[i]);
+		}
+	}
+	if (mount_build_root(s, &err) < 0)
 		ctl_die(ctl, &err);
 	if (landlock_prepare(s->policy, s->workdir, s->home, &ll, &err) < 0)
 		ctl_die(ctl, &err);

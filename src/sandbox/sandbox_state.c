@@ -107,10 +107,10 @@ state_write(const char *dir, const struct sb_state *st, const char *policy_yaml,
 	if (policy_yaml && write_atomic(dir, "policy.yaml", policy_yaml, err) < 0)
 		return -1;
 	text = xasprintf("name=%s\nsupervisor_pid=%d\ninit_pid=%d\ninit_start=%" PRIu64
-	    "\nagent_pid=%d\nstarted=%" PRId64 "\npolicy_hash=%s\nworkdir=%s\nhome=%s\n"
+	    "\nagent_pid=%d\nstarted=%" PRId64 "\npolicy_hash=%s\npolicy_revision=%" PRIu64 "\nworkdir=%s\nhome=%s\n"
 	    "uid=%u\ngid=%u\ncommand=%s\nlandlock_abi=%d\nlandlock_scoped=%d\nlimits=%s\n",
 	    st->name, st->supervisor_pid, st->init_pid, st->init_start, st->agent_pid,
-	    st->started, st->policy_hash, st->workdir, st->home, (unsigned)st->uid,
+	    st->started, st->policy_hash, st->policy_revision, st->workdir, st->home, (unsigned)st->uid,
 	    (unsigned)st->gid, st->command, st->landlock_abi, st->landlock_scoped, st->limits);
 	return write_atomic(dir, "state", text, err);
 }
@@ -195,6 +195,7 @@ state_load(const char *name, struct sb_state *st, char *dir, size_t n, struct we
 	st->agent_pid = (pid_t)field_num(text, "agent_pid");
 	st->started = field_num(text, "started");
 	field(text, "policy_hash", st->policy_hash, sizeof(st->policy_hash));
+	st->policy_revision = (uint64_t)field_num(text, "policy_revision");
 	field(text, "workdir", st->workdir, sizeof(st->workdir));
 	field(text, "home", st->home, sizeof(st->home));
 	st->uid = (uid_t)field_num(text, "uid");

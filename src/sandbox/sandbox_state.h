@@ -27,6 +27,7 @@ struct sb_state {
 	pid_t agent_pid;		/* host pid of the agent */
 	int64_t started;		/* unix time */
 	char policy_hash[65];
+	uint64_t policy_revision;	/* 1 at start, +1 per `warden policy set` */
 	char workdir[PATH_MAX];
 	char home[PATH_MAX];
 	uid_t uid;

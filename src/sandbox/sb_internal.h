@@ -15,6 +15,7 @@ enum ctl_type {
 	CTL_STARTED,		/* init → supervisor: agent forked (value = its pid) */
 	CTL_WARN,		/* init → supervisor: a warning to print */
 	CTL_INFO,		/* init → supervisor: what was applied */
+	CTL_NETFD,		/* init → supervisor: a proxy socket (value = NET_FD_*) */
 };
 
 struct ctl_msg {
@@ -76,7 +77,10 @@ void limits_cleanup(struct limits_plan *lp);
 int sandbox_spawn(const struct sandbox_spec *s, const struct limits_plan *lp,
     pid_t *pid, int *pidfd, int *ctl, struct werr *err);
 
-/* ---- misc ------------------------------------------------------------------ */
+/* ---- network ------------------------------------------------------------ */
 int net_loopback_up(struct werr *err);
+enum { NET_FD_HTTP, NET_FD_SOCKS, NET_FD_DIAG, NET_NFDS };
+/* In init: the proxy's listening sockets and a sock_diag socket, in the sandbox netns. */
+int net_proxy_sockets(int fds[NET_NFDS], struct werr *err);
 
 #endif
