@@ -407,3 +407,32 @@ system_ro() {
 	done
 	printf '%s' "$out"
 }
+
+# ---- upstream servers for the proxy tests ------------------------------------------------
+
+# start_upstream [--tls CERT KEY] [--root DIR]: an HTTP(S) server on the
+# host's loopback (tests/upstream/server.py).  Sets UP_PORT and UP_LOG (one
+# line per request: "METHOD PATH host=HOST").
+start_upstream() {
+	local dir
+	dir=$(mktmp up)
+	UP_LOG=$dir/log
+	: >"$UP_LOG"
+	"$PYTHON" "$T_ROOT/tests/upstream/server.py" "$dir/port" "$UP_LOG" "$@" \
+		>"$dir/out" 2>&1 &
+	track_pid $!
+	_t_wait_file "$dir/port" || return 1
+	UP_PORT=$(cat "$dir/port")
+}
+
+# make_cert DIR NAME...: a self-signed P-256 certificate for the names, as
+# DIR/cert.pem and DIR/key.pem (the certificate is its own trust anchor).
+make_cert() {
+	local dir=$1 san="" n
+	shift
+	for n in "$@"; do san+="${san:+,}DNS:$n"; done
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=$1" -addext "subjectAltName=$san" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
+}

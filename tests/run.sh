@@ -49,6 +49,8 @@ trap 'exit 143' TERM
 mkdir -p "$STAGE/tests/integration"
 cp "$BUILD/warden" "$STAGE/warden"
 cp "$ROOT/tests/lib.sh" "$STAGE/tests/lib.sh"
+mkdir -p "$STAGE/tests/upstream"
+cp "$ROOT"/tests/upstream/* "$STAGE/tests/upstream/"
 cp "$ROOT"/tests/integration/*.t "$STAGE/tests/integration/"
 mkdir -p "$STAGE/tests/probe"
 cp "$ROOT/tests/probe/probe.c" "$STAGE/tests/probe/probe.c"

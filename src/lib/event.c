@@ -58,11 +58,16 @@ event_format_line(const struct event *ev, char *out, size_t n)
 
 	if (n == 0)
 		return;
-	snprintf(out, n, "%s %s", ev->verb ? ev->verb : ev->type,
-	    ev->decision ? ev->decision : "");
+	/* Connection decisions read as "CONNECT deny ..."; other events by type. */
+	if (ev->verb && strcmp(ev->type, "net.connect") == 0)
+		snprintf(out, n, "%s %s", ev->verb, ev->decision ? ev->decision : "");
+	else
+		snprintf(out, n, "%s %s", ev->type, ev->decision ? ev->decision : "");
 	len = strlen(out);
 	if (len && out[len - 1] == ' ')
 		out[--len] = '\0';
+	if (ev->verb && strcmp(ev->type, "net.connect") != 0 && strcmp(ev->verb, ev->type) != 0)
+		kv(out, n, &len, "verb", ev->verb);
 	kv(out, n, &len, "binary", ev->binary);
 	if (ev->pid) {
 		snprintf(num, sizeof(num), "%d", (int)ev->pid);

@@ -415,6 +415,16 @@ decide(struct conn *c)
 		deny(c, d.reason);
 		return;
 	}
+	/*
+	 * Request rules need the proxy to read requests, which needs TLS
+	 * termination; until it does, such an endpoint is closed, never
+	 * silently opened without its rules.
+	 */
+	if (d.ep->protocol == PROTO_REST && d.ep->access != ACCESS_FULL) {
+		deny(c, "the endpoint has request rules (protocol: rest), which this warden "
+		    "does not enforce yet: the connection is refused rather than allowed unchecked");
+		return;
+	}
 	/* Where it resolves: an IP literal, a pinned name, or the host's resolver. */
 	c->deadline = now_ns() + px->connect_ns;
 	if (c->dst.is_ip || pinned(px, c->dst.host)) {
