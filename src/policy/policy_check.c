@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <libpsl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +30,60 @@ label_ok(const char *s, size_t n, bool allow_star)
 	return true;
 }
 
+/*
+ * libpsl is loaded on first use rather than linked: only a wildcard host
+ * needs it, most policies (the default one included) have none, and mapping
+ * it (with libidn2 and libunistring behind it) at every start is time
+ * `warden run` spends before doing anything.  If it cannot be loaded, the
+ * wildcard is refused: the check is never skipped.
+ */
+#ifndef LIBPSL_SONAME
+#define LIBPSL_SONAME "libpsl.so.5"
+#endif
+
+static struct {
+	const psl_ctx_t *(*builtin)(void);
+	int (*is_public_suffix2)(const psl_ctx_t *, const char *, int);
+} psl;
+static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
+
+static void
+psl_load(void)
+{
+	void *h = dlopen(LIBPSL_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return;
+	*(void **)&psl.builtin = dlsym(h, "psl_builtin");
+	*(void **)&psl.is_public_suffix2 = dlsym(h, "psl_is_public_suffix2");
+	if (!psl.builtin || !psl.is_public_suffix2)
+		psl.builtin = NULL;
+}
+
+/* Is suffix a public suffix?  Without libpsl the answer is an error, never "no". */
+static const char *
+check_not_public_suffix(const char *suffix)
+{
+	const psl_ctx_t *ctx;
+
+	pthread_once(&psl_once, psl_load);
+	if (!psl.builtin)
+		return "wildcard hosts are checked against the public suffix list, but "
+		    LIBPSL_SONAME " could not be loaded (Debian package libpsl5)";
+	if (!(ctx = psl.builtin()))
+		return "wildcard hosts are checked against the public suffix list, but "
+		    "this libpsl has no built-in list";
+	if (psl.is_public_suffix2(ctx, suffix, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE))
+		return "wildcard over a public suffix (like '*.co.uk') is not allowed; name the domain";
+	return NULL;
+}
+
 const char *
 check_host(char *host, bool *is_ip, bool *wildcard)
 {
 	unsigned char buf[16];
 	size_t n = strlen(host);
 	const char *dot;
-	const psl_ctx_t *psl;
 
 	*is_ip = *wildcard = false;
 	if (n == 0)
@@ -90,9 +139,7 @@ check_host(char *host, bool *is_ip, bool *wildcard)
 		const char *rest = dot + 1;
 		if (!strchr(rest, '.'))
 			return "wildcard over a top-level domain is not allowed; name the domain, e.g. '*.example.com'";
-		psl = psl_builtin();
-		if (psl && psl_is_public_suffix2(psl, rest, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE))
-			return "wildcard over a public suffix (like '*.co.uk') is not allowed; name the domain";
+		return check_not_public_suffix(rest);
 	}
 	return NULL;
 }
