@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +49,83 @@ lookup_uid(const char *s, uid_t *uid, struct werr *err)
 	return 0;
 }
 
+/* The fields of a passwd entry that the agent's identity needs. */
+struct account {
+	bool found;
+	gid_t gid;
+	char name[64];
+	char dir[4096];
+};
+
+/*
+ * Find uid in /etc/passwd, read directly.  Every start needs one account,
+ * and getpwuid() first reads nsswitch.conf and tries nscd's socket, which
+ * costs several times more than this for what is, on almost every host, a
+ * line of /etc/passwd (NSS's "files").  Returns false when the file has no
+ * usable entry for uid; the caller then asks NSS (LDAP, sssd, systemd...).
+ * Lines of the NIS compat syntax ('+', '-') are skipped, as is anything
+ * that does not have the seven fields.
+ */
+static bool
+passwd_file_lookup(uid_t uid, struct account *a)
+{
+	_cleanup_free_ char *text = NULL;
+	struct werr e = { 0 };
+	char *line, *next;
+
+	if (read_file("/etc/passwd", 16 << 20, &text, NULL, &e) < 0)
+		return false;
+	for (line = text; line && *line; line = next) {
+		char *f[7], *c;
+		size_t nf;
+		uint64_t v;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line == '+' || *line == '-' || *line == '#')
+			continue;
+		f[0] = line;
+		for (nf = 1; nf < 7 && (c = strchr(f[nf - 1], ':')); nf++) {
+			*c = '\0';
+			f[nf] = c + 1;
+		}
+		if (nf != 7 || parse_u64(f[2], &v) < 0 || v != uid)
+			continue;
+		if (!f[0][0] || strlen(f[0]) >= sizeof(a->name) || strlen(f[5]) >= sizeof(a->dir) ||
+		    parse_u64(f[3], &v) < 0 || v > UINT32_MAX - 1)
+			return false;
+		a->gid = (gid_t)v;
+		snprintf(a->name, sizeof(a->name), "%s", f[0]);
+		snprintf(a->dir, sizeof(a->dir), "%s", f[5]);
+		a->found = true;
+		return true;
+	}
+	return false;
+}
+
+static void
+account_lookup(uid_t uid, struct account *a)
+{
+	struct passwd *pw;
+
+	memset(a, 0, sizeof(*a));
+	if (passwd_file_lookup(uid, a))
+		return;
+	memset(a, 0, sizeof(*a));
+	if (!(pw = getpwuid(uid)) || strlen(pw->pw_name) >= sizeof(a->name) ||
+	    strlen(pw->pw_dir) >= sizeof(a->dir))
+		return;
+	a->found = true;
+	a->gid = pw->pw_gid;
+	snprintf(a->name, sizeof(a->name), "%s", pw->pw_name);
+	snprintf(a->dir, sizeof(a->dir), "%s", pw->pw_dir);
+}
+
 int
 resolve_identity(const struct policy *p, struct agent_ident *id, struct werr *err)
 {
-	struct passwd *pw;
+	struct account acct = { 0 };
 	const char *home;
 
 	memset(id, 0, sizeof(*id));
@@ -65,8 +139,8 @@ resolve_identity(const struct policy *p, struct agent_ident *id, struct werr *er
 	} else if (p->run_as_user) {
 		if (lookup_uid(p->run_as_user, &id->uid, err) < 0)
 			return -1;
-		pw = getpwuid(id->uid);
-		id->gid = pw ? pw->pw_gid : (gid_t)id->uid;
+		account_lookup(id->uid, &acct);
+		id->gid = acct.found ? acct.gid : (gid_t)id->uid;
 	} else {
 		/* Root without run_as_user: the sudo caller, else nobody. */
 		const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
@@ -92,13 +166,14 @@ resolve_identity(const struct policy *p, struct agent_ident *id, struct werr *er
 	}
 	if (id->uid == 0 || id->gid == 0)
 		return werr_set(err, "the agent never runs as root (uid/gid 0)");
-	pw = getpwuid(id->uid);
-	snprintf(id->user, sizeof(id->user), "%s", pw ? pw->pw_name : "sandbox");
+	if (!acct.found)
+		account_lookup(id->uid, &acct);
+	snprintf(id->user, sizeof(id->user), "%s", acct.found ? acct.name : "sandbox");
 	home = getuid() != 0 ? getenv("HOME") : NULL;
 	if (!home || home[0] != '/' || path_problem(home) || strcmp(home, "/") == 0)
-		home = pw && pw->pw_dir[0] == '/' && strcmp(pw->pw_dir, "/") != 0 &&
-		    !path_problem(pw->pw_dir) && strcmp(pw->pw_dir, "/nonexistent") != 0 ?
-		    pw->pw_dir : NULL;
+		home = acct.found && acct.dir[0] == '/' && strcmp(acct.dir, "/") != 0 &&
+		    !path_problem(acct.dir) && strcmp(acct.dir, "/nonexistent") != 0 ?
+		    acct.dir : NULL;
 	if (!home)
 		home = "/home/sandbox";
 	snprintf(id->home, sizeof(id->home), "%s", home);
