@@ -19,8 +19,6 @@
 
 #define RESOLVE_MAX_THREADS 16
 
-static struct resolver *retired;
-
 struct resolver {
 	struct evloop *loop;
 	struct ev_io io;
@@ -125,26 +123,32 @@ resolver_free(struct resolver *r)
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 	/*
-	 * A worker inside getaddrinfo() may take seconds; the supervisor is
-	 * exiting, so it is detached rather than waited for.
+	 * A worker inside getaddrinfo() finishes its lookup first (bounded by
+	 * the resolver's own timeouts); requests still queued are dropped.
 	 */
 	for (unsigned i = 0; i < r->nthreads; i++)
-		pthread_detach(r->threads[i]);
-	evloop_del(r->loop, &r->io);
-	pthread_mutex_lock(&r->mu);
+		pthread_join(r->threads[i], NULL);
+	if (r->io.added)
+		evloop_del(r->loop, &r->io);
 	while (r->head) {
 		struct resolve_req *q = r->head;
 		r->head = q->next;
 		resolve_req_free(q);
 	}
-	r->tail = NULL;
-	pthread_mutex_unlock(&r->mu);
-	/*
-	 * The struct and its pipe stay for the detached workers (one may still
-	 * write its result); the supervisor is ending, so this is not a leak
-	 * that grows.  Kept reachable so leak checkers agree.
-	 */
-	retired = r;
+	/* Finished results nobody read: their connections are gone. */
+	{
+		struct resolve_req *q[64];
+		ssize_t n;
+		while ((n = read(r->pipe[0], q, sizeof(q))) > 0)
+			for (ssize_t i = 0; i < n / (ssize_t)sizeof(q[0]); i++)
+				if (q[i]->cancelled)
+					resolve_req_free(q[i]);
+	}
+	close(r->pipe[0]);
+	close(r->pipe[1]);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r);
 }
 
 void

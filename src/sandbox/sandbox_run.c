@@ -132,7 +132,8 @@ log_event(const struct event *ev, void *arg)
 	struct sup *s = arg;
 	char line[2048];
 
-	if (ev->decision && strcmp(ev->decision, "allow") == 0 && log_verbose < 1)
+	if (log_verbose < 1 && ((ev->decision && strcmp(ev->decision, "allow") == 0) ||
+	    strcmp(ev->type, "policy.load") == 0))
 		return;
 	event_format_line(ev, line, sizeof(line));
 	fprintf(stderr, "warden: %s%s", line, s->raw ? "\r\n" : "\n");
@@ -276,6 +277,7 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 		free(np);
 		return;
 	}
+	policy_diags_free(&d);
 	oldc = policy_canonical(s->policy);
 	newc = policy_canonical(np);
 	for (size_t i = 0; i < ARRAY_SIZE(static_sections); i++) {
@@ -314,7 +316,7 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 	}
 	s->owned = np;
 	save_state(s);
-	policy_event(s, "policy.reload", "allow", NULL);
+	policy_event(s, "policy.reload", NULL, NULL);
 	sbuf_addf(out, "ok\nrevision=%llu\nhash=%s\n", (unsigned long long)s->revision, hash);
 	free(newc);
 }
@@ -592,7 +594,7 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		log_warnx("%s: `warden policy set` is unavailable for this sandbox", err->msg);
 		werr_clear(err);
 	}
-	policy_event(&s, "policy.load", "allow", NULL);
+	policy_event(&s, "policy.load", NULL, NULL);
 
 	status = supervise(&s);
 	tty_restore(&s);
