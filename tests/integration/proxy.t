@@ -243,6 +243,38 @@ sandbox "${HOSTS[@]}" -- curl -sS "http://files.example.com:$HTTP_PORT/echo"
 is "$(json_field "$OUT" error)" policy_denied "the default policy has no egress"
 POLICY=$POLICY_SAVED
 
+# ---- bounded resources ----------------------------------------------------------------------
+
+# A client that never finishes its request head is cut off after the header
+# timeout, and does not hold up anybody else meanwhile.
+OUT=$(WARDEN_PROXY_HEADER_TIMEOUT_MS=1500 timeout 60 "$WARDEN" run --no-tty --policy "$POLICY" \
+	--workdir "$WORKDIR" "${HOSTS[@]}" -- python3 -c "
+import socket, subprocess, time
+slow = socket.create_connection(('127.0.0.1', 3128))
+slow.sendall(b'GET http://files.example.com:$HTTP_PORT/ HTTP/1.1\\r\\nHost: files')
+t = time.time()
+r = subprocess.run(['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}',
+    'http://files.example.com:$HTTP_PORT/echo'], capture_output=True, text=True)
+print('other', r.stdout, 'fast' if time.time() - t < 1.0 else 'slow', flush=True)
+slow.settimeout(10)
+print('slow', slow.recv(4096).split(b'\\r\\n')[0].decode(), flush=True)
+" </dev/null 2>/dev/null)
+is "$OUT" "other 200 fast
+slow HTTP/1.1 408 Request Timeout" "a stalled request head does not stall others, and gets 408 after the header timeout"
+
+# The connection limit answers 503 at once instead of queueing.
+OUT=$(WARDEN_PROXY_MAX_CONNS=2 timeout 60 "$WARDEN" run --no-tty --policy "$POLICY" \
+	--workdir "$WORKDIR" "${HOSTS[@]}" -- python3 -c "
+import socket, time
+held = [socket.create_connection(('127.0.0.1', 3128)) for _ in range(2)]
+time.sleep(0.3)
+s = socket.create_connection(('127.0.0.1', 3128))
+s.sendall(b'GET http://files.example.com:$HTTP_PORT/ HTTP/1.1\\r\\nHost: files.example.com:$HTTP_PORT\\r\\n\\r\\n')
+s.settimeout(10)
+print(s.recv(4096).split(b'\\r\\n')[0].decode(), flush=True)
+" </dev/null 2>/dev/null)
+is "$OUT" "HTTP/1.1 503 Service Unavailable" "past the connection limit the proxy answers 503 at once"
+
 # ---- live reload through the control socket ------------------------------------------------------
 
 NAME=reload-$$-$RANDOM
