@@ -97,7 +97,7 @@ _warden()
 		--policy) _warden_policy_files "$cur"; return ;;
 		--workdir) _warden_dirs "$cur"; return ;;
 		--env) _warden_env_names "$cur"; return ;;
-		--name) return ;;
+		--name | --add-host) return ;;
 		esac
 		# Options stop at `--` or at the first non-option word (the command).
 		for ((i = cmd_i + 1; i < COMP_CWORD; i++)); do
@@ -107,7 +107,7 @@ _warden()
 				_warden_command_at $((i + 1))
 				return
 				;;
-			-p | --policy | -n | --name | -w | --workdir | -e | --env)
+			-p | --policy | -n | --name | -w | --workdir | -e | --env | --add-host)
 				# The value, or "=" "value" for --opt=value.
 				if [[ ${COMP_WORDS[i+1]} == = ]]; then
 					((i += 2))
@@ -131,11 +131,11 @@ _warden()
 		-p | --policy) _warden_policy_files "$cur"; return ;;
 		-w | --workdir) _warden_dirs "$cur"; return ;;
 		-e | --env) _warden_env_names "$cur"; return ;;
-		-n | --name) return ;;
+		-n | --name | --add-host) return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			compopt +o nospace 2>/dev/null
-			COMPREPLY=($(compgen -W '-p --policy -n --name -w --workdir -e --env
+			COMPREPLY=($(compgen -W '-p --policy -n --name -w --workdir -e --env --add-host
 			    -t --tty -T --no-tty -v --verbose -h --help --' -- "$cur"))
 		else
 			COMPREPLY=($(compgen -c -- "$cur"))
@@ -221,13 +221,26 @@ _warden()
 			if [[ $cur == -* ]]; then
 				COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
 			else
-				COMPREPLY=($(compgen -W 'check show default' -- "$cur"))
+				COMPREPLY=($(compgen -W 'check show set default' -- "$cur"))
 			fi
 			return
 		fi
 		case $sub in
-		check | show)
+		check)
 			((COMP_CWORD == sub_i + 1)) && _warden_policy_files "$cur"
+			;;
+		show)
+			if ((COMP_CWORD == sub_i + 1)); then
+				_warden_policy_files "$cur"
+				COMPREPLY+=($(compgen -W "$(_warden_sandboxes)" -- "$cur"))
+			fi
+			;;
+		set)
+			if ((COMP_CWORD == sub_i + 1)); then
+				COMPREPLY=($(compgen -W "$(_warden_sandboxes)" -- "$cur"))
+			elif ((COMP_CWORD == sub_i + 2)); then
+				_warden_policy_files "$cur"
+			fi
 			;;
 		esac
 		;;
