@@ -25,23 +25,6 @@
 #include "../lib/util.h"
 
 static int
-last_cap(void)
-{
-	char *s = NULL;
-	uint64_t v;
-	struct werr e = { 0 };
-	int cap = CAP_LAST_CAP;
-
-	if (read_file("/proc/sys/kernel/cap_last_cap", 64, &s, NULL, &e) == 0) {
-		s[strcspn(s, "\n")] = '\0';
-		if (parse_u64(s, &v) == 0 && v < 64)
-			cap = (int)v;
-	}
-	free(s);
-	return cap;
-}
-
-static int
 capset_all(bool on)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -77,16 +60,24 @@ become_ids_keep_caps(uid_t uid, gid_t gid, bool drop_groups, struct werr *err)
 int
 confine_identity(uid_t uid, gid_t gid, struct werr *err)
 {
-	int last = last_cap();
-
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return werr_sys(err, "no_new_privs");
 	/* setgroups is refused when /proc/PID/setgroups says deny (rootless). */
 	if (setgroups(0, NULL) < 0 && errno != EPERM)
 		return werr_sys(err, "setgroups");
-	for (int cap = 0; cap <= last; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+	/*
+	 * Capabilities are numbered from 0 to the kernel's last without gaps,
+	 * and dropping the first number past it fails with EINVAL (the only
+	 * EINVAL of PR_CAPBSET_DROP): that ends the loop, so this works on
+	 * every kernel without reading /proc/sys/kernel/cap_last_cap, a file
+	 * read on the way to every exec.
+	 */
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break;
 			return werr_sys(err, "drop capability %d from the bounding set", cap);
+		}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return werr_sys(err, "clear ambient capabilities");
 	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
