@@ -51,7 +51,7 @@ start_upstream --root "$www"
 GIT_PORT=$UP_PORT GIT_LOG=$UP_LOG
 
 HOSTS=(--add-host api.anthropic.com:127.0.0.1 --add-host files.example.com:127.0.0.1
-	--add-host other.example.com:127.0.0.1)
+	--add-host other.example.com:127.0.0.1 --add-host bücher.example:127.0.0.1)
 
 POLICY=$(mktmp pol)/policy.yaml
 write_policy "$POLICY" <<EOF
@@ -74,6 +74,22 @@ network_policies:
       - {path: /usr/bin/curl}
       - {path: /usr/bin/node}
       - {path: /usr/lib/git-core/git-remote-http}
+  helpers:
+    name: helpers
+    endpoints:
+      - {host: other.example.com, port: $HTTP_PORT}
+    binaries:
+      - {path: "/usr/bin/python3*", children: true}
+  idn:
+    endpoints:
+      - {host: xn--bcher-kva.example, port: $HTTP_PORT}
+    binaries:
+      - {path: /usr/bin/curl}
+  pinned:
+    endpoints:
+      - {host: pinned.example.com, port: $HTTP_PORT}
+    binaries:
+      - {path: $WORKDIR/pinned-curl}
 EOF
 
 # json_field JSON KEY: one top-level field of a JSON object ("" when absent).
@@ -160,6 +176,32 @@ is "$(json_field "$OUT" host)" "files.example.com:$HTTP_PORT" "SOCKS5 with a hos
 sandbox "${HOSTS[@]}" -- curl -sS -x socks5h://127.0.0.1:1080 "http://api.anthropic.com:$HTTP_PORT/echo"
 is "$RC" 97 "SOCKS5 denial: curl fails with 'not allowed by ruleset' (exit 97)"
 like "$ERR" "warden: SOCKS deny binary=/usr/bin/curl .*dst=api.anthropic.com:$HTTP_PORT" "... and the supervisor logs it"
+
+# ---- children, internationalised names, pinned content ------------------------------------
+
+sandbox "${HOSTS[@]}" -- python3 -c "
+import subprocess
+r = subprocess.run(['curl', '-sS', 'http://other.example.com:$HTTP_PORT/echo'], capture_output=True, text=True)
+print(r.stdout.strip())"
+is "$(json_field "$OUT" host)" "other.example.com:$HTTP_PORT" "children: true lets a process started by python (curl) connect"
+sandbox "${HOSTS[@]}" -- curl -sS "http://other.example.com:$HTTP_PORT/echo"
+like "$(json_field "$OUT" reason)" "not allowed by policy 'helpers'" "... but curl started by anything else is refused"
+
+sandbox "${HOSTS[@]}" -- curl -sS "http://bücher.example:$HTTP_PORT/echo"
+is "$(json_field "$OUT" ok)" "True" "an internationalised name matches its punycode form in the policy"
+sandbox "${HOSTS[@]}" -- curl -sS --noproxy '' -x "$PROXY" "http://BÜCHER.example.:$HTTP_PORT/echo"
+is "$(json_field "$OUT" ok)" "True" "... whatever its case, with a trailing dot"
+
+# A binary is pinned by content: changed while the sandbox runs, it is refused.
+cp /usr/bin/curl "$WORKDIR/pinned-curl"
+chmod 755 "$WORKDIR/pinned-curl"
+is_root && chown "$AGENT_UID:$AGENT_GID" "$WORKDIR/pinned-curl"
+sandbox "${HOSTS[@]}" --add-host pinned.example.com:127.0.0.1 -- sh -c "
+./pinned-curl -sS -o /dev/null -w '%{http_code} ' http://pinned.example.com:$HTTP_PORT/echo
+cp pinned-curl pc.tmp && printf x >>pc.tmp && cat pc.tmp >pinned-curl && rm pc.tmp
+./pinned-curl -sS -o /dev/null -w '%{http_code}' http://pinned.example.com:$HTTP_PORT/echo"
+is "$OUT" "200 403" "a binary whose content changed during the sandbox's life is refused"
+like "$ERR" "changed" "... and the reason says its content changed"
 
 # ---- attempts that must fail ----------------------------------------------------------------
 
