@@ -3,13 +3,17 @@
 #
 # Measures the wall-clock time of running /bin/true under
 #   1. warden     `build/warden run -- /bin/true` (embedded default policy)
-#   2. bwrap      bare bubblewrap with the same namespaces and a comparable
-#                 mount set — the floor any bwrap-style sandbox can reach
+#   2. bwrap      bare bubblewrap with warden's namespaces, identity and
+#                 mount set (see build_commands) — the floor any bwrap-style
+#                 sandbox can reach
 #   3. srt        Anthropic's sandbox runtime (`srt`, npm package
 #                 @anthropic-ai/sandbox-runtime) with a no-network settings file
 #   4. /bin/true  no sandbox at all, to show the fork+exec floor
 # and writes the "## Start-up" section of docs/benchmarks.md. The target is
-# warden's median <= 1.3 x bare bwrap's median (PASS/MISS).
+# warden's median <= 1.3 x bare bwrap's median (PASS/MISS). warden and bwrap
+# are timed in alternating rounds (bwrap first in odd rounds, warden first in
+# even ones), so a change in machine load during the run weighs on both; the
+# verdict uses all samples, and the per-round ratios show the spread.
 #
 # Runs offline: it only uses what is already installed. scripts/bench-deps.sh
 # installs the prerequisites (hyperfine, time, bubblewrap, socat, ripgrep,
@@ -27,10 +31,12 @@
 #                      as many as fit in 3 s, hyperfine's --min-runs semantics)
 #   BENCH_WARMUP=N     warm-up runs per tool (default 3)
 #   BENCH_RSS_RUNS=N   runs under /usr/bin/time for peak RSS (default 5)
+#   BENCH_ROUNDS=N     alternating warden/bwrap rounds (default 3)
 #   BENCH_STRICT=1     exit 1 on MISS (default: MISS is reported, exit 0)
 #   BENCH_NO_HYPERFINE=1  force the shell fallback timer (for testing it)
 #
-# Takes ~25 s on a 2-CPU VM (each fast tool is timed for 3 s; srt ~15 s).
+# Takes ~45 s on a 2-CPU VM (each fast tool is timed for 3 s per round;
+# srt ~15 s).
 #
 # Exit status: 0 with a verdict (PASS, or MISS unless BENCH_STRICT=1);
 # 1 if warden is missing/broken or no verdict could be reached.
@@ -60,6 +66,7 @@ readonly MIN_SECONDS=3
 readonly MAX_RUNS=2000
 readonly WARMUP="${BENCH_WARMUP:-3}"
 readonly RSS_RUNS="${BENCH_RSS_RUNS:-5}"
+readonly ROUNDS="${BENCH_ROUNDS:-3}"
 readonly TARGET="1.3"
 # A probe or benchmark that takes longer than this is hung, not slow.
 readonly PROBE_TIMEOUT=60 BENCH_TIMEOUT=120
@@ -68,7 +75,7 @@ readonly PROBE_TIMEOUT=60 BENCH_TIMEOUT=120
 readonly TOOLS=(warden bwrap srt true)
 SCRATCH_TMP=""
 declare -A LABEL=([warden]="warden" [bwrap]="bwrap" [srt]="srt" [true]="/bin/true (no sandbox)")
-declare -A MEDIAN=() P90=() RSS=() NOTE=() NRUNS=()
+declare -A MEDIAN=() P90=() RSS=() NOTE=() NRUNS=() ROUND_MEDIANS=()
 declare -a CMD_warden=() CMD_bwrap=() CMD_srt=() CMD_true=()
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -113,6 +120,24 @@ one_line() {
 # Command lines
 # ---------------------------------------------------------------------------
 
+# What warden's agent gets by default, so that bwrap can be given the same:
+# sets AGENT_UID, AGENT_GID, AGENT_HOME (root: $SUDO_UID or nobody, and a
+# HOME that is not the host's; rootless: the caller) and RO_DIRS (the
+# default policy's read_only list). Falls back to the caller's identity and
+# a fixed list if warden cannot tell (the warden probe then reports why).
+agent_profile() {
+    local out
+    AGENT_UID="$(id -u)" AGENT_GID="$(id -g)" AGENT_HOME="${HOME:-/home/sandbox}"
+    # shellcheck disable=SC2016  # expanded by the shell inside the sandbox
+    if out="$(cd "$WORKDIR" && timeout "$PROBE_TIMEOUT" "$WARDEN" run -- \
+            /bin/sh -c 'echo "$(id -u) $(id -g) $HOME"' </dev/null 2>/dev/null)"; then
+        read -r AGENT_UID AGENT_GID AGENT_HOME <<<"$out"
+    fi
+    mapfile -t RO_DIRS < <("$WARDEN" policy default 2>/dev/null |
+        awk '/^  read_only:/ {on = 1; next} on && /^    - \// {print $2; next} on {exit}')
+    ((${#RO_DIRS[@]})) || RO_DIRS=(/usr /bin /sbin /lib /lib64 /etc)
+}
+
 # The CMD_<tool> arrays are read through namerefs, which shellcheck cannot see.
 # shellcheck disable=SC2034
 build_commands() {
@@ -120,31 +145,37 @@ build_commands() {
 
     # warden with its embedded default policy (user+mount+pid+net+ipc+uts+
     # cgroup namespaces, read-only system dirs, workdir rw, private /tmp and
-    # HOME, Landlock, seccomp). No policy file: the default is what agents get.
+    # HOME, deny masks, Landlock, seccomp, egress proxy). No policy file: the
+    # default is what agents get.
     CMD_warden=("$WARDEN" run -- /bin/true)
 
-    # Bare bwrap: the same namespaces and roughly warden's mount set, nothing
-    # else (no Landlock, no seccomp, no private HOME). This is the baseline the
-    # 1.3x target is measured against.
-    local bwrap
+    # Bare bwrap with the isolation warden's default gives that bwrap has a
+    # flag for: the same seven namespaces (what --unshare-all asks for, but
+    # without its silent "-try" fallbacks), hostname, the agent's uid/gid and
+    # no capabilities (as root, bwrap would otherwise run the command as uid 0
+    # with every capability), a new session, death with the parent, and the
+    # same mounts: the default policy's read-only dirs (top-level symlinks
+    # such as Debian's /bin -> usr/bin recreated as symlinks, as warden
+    # does), /proc, /dev, private /tmp and HOME, the workdir read-write.
+    # Nothing else: no deny masks, Landlock, seccomp, rlimits or proxy; those
+    # are the layers the 1.3x budget pays for.
+    local bwrap d
     bwrap="$(command -v bwrap || true)"
+    agent_profile
     CMD_bwrap=("${bwrap:-bwrap}"
         --unshare-user --unshare-pid --unshare-net --unshare-ipc
-        --unshare-uts --unshare-cgroup
-        --ro-bind /usr /usr --ro-bind /etc /etc)
-    # On merged-/usr systems (Debian 12) the top-level lib/bin dirs are
-    # symlinks into /usr; recreate them as symlinks rather than binding.
-    local d
-    for d in /bin /sbin /lib /lib32 /lib64 /libx32; do
+        --unshare-uts --unshare-cgroup --hostname true-bench
+        --uid "$AGENT_UID" --gid "$AGENT_GID" --cap-drop ALL
+        --new-session --die-with-parent)
+    for d in "${RO_DIRS[@]}"; do
         if [[ -L "$d" ]]; then
             CMD_bwrap+=(--symlink "$(readlink "$d")" "$d")
         elif [[ -d "$d" ]]; then
             CMD_bwrap+=(--ro-bind "$d" "$d")
         fi
     done
-    CMD_bwrap+=(--proc /proc --dev /dev --tmpfs /tmp
-        --bind "$WORKDIR" "$WORKDIR" --chdir "$WORKDIR"
-        --die-with-parent /bin/true)
+    CMD_bwrap+=(--proc /proc --dev /dev --tmpfs /tmp --tmpfs "$AGENT_HOME"
+        --bind "$WORKDIR" "$WORKDIR" --chdir "$WORKDIR" /bin/true)
 
     # srt with an explicit settings file (never ~/.srt-settings.json, which
     # would make results depend on the user running the benchmark).
@@ -210,9 +241,8 @@ now_ns() {
 # hyperfine -N runs the command without an intermediate shell, so the samples
 # are the sandbox's own cost; its raw JSON is kept under build/bench/.
 time_tool() {
-    local tool="$1" samples_file="$2"
+    local tool="$1" samples_file="$2" json="$3"
     local -n cmd="CMD_$tool"
-    local json="$BENCH_DIR/startup-$tool.json"
     if use_hyperfine; then
         (cd "$WORKDIR" && timeout "$BENCH_TIMEOUT" hyperfine -N --style basic \
             --warmup "$WARMUP" --min-runs "$RUNS" --max-runs "$MAX_RUNS" \
@@ -270,22 +300,70 @@ peak_rss() {
     rm -f "$f"
 }
 
-measure() {
-    local tool="$1" reason samples
-    log "measuring ${LABEL[$tool]}"
-    if ! reason="$(probe "$tool")"; then
-        NOTE[$tool]="did not run: $reason"
-        log "${LABEL[$tool]}: ${NOTE[$tool]}"
-        return 1
+# Time one round of a tool: its samples go to startup-<tool>-r<round>.samples
+# and are added to startup-<tool>.samples (all rounds), and the round's
+# median to ROUND_MEDIANS[tool]. The first round probes the tool first.
+measure_round() {
+    local tool="$1" round="$2" reason samples
+    samples="$BENCH_DIR/startup-$tool-r$round.samples"
+    log "measuring ${LABEL[$tool]} (round $round)"
+    if (( round == 1 )); then
+        rm -f "$BENCH_DIR/startup-$tool.samples" "$BENCH_DIR/startup-$tool"-r*.samples \
+            "$BENCH_DIR/startup-$tool"*.json
+        if ! reason="$(probe "$tool")"; then
+            NOTE[$tool]="did not run: $reason"
+            log "${LABEL[$tool]}: ${NOTE[$tool]}"
+            return 1
+        fi
     fi
-    samples="$BENCH_DIR/startup-$tool.samples"
-    if ! time_tool "$tool" "$samples"; then
+    if ! time_tool "$tool" "$samples" "$BENCH_DIR/startup-$tool-r$round.json"; then
         NOTE[$tool]="timing failed (see the log above)"
         return 1
     fi
+    cat "$samples" >>"$BENCH_DIR/startup-$tool.samples"
+    ROUND_MEDIANS[$tool]+="$(stats "$samples" | cut -d' ' -f1) "
+}
+
+# Statistics over every round of a tool, and its peak RSS.
+summarise() {
+    local tool="$1" samples="$BENCH_DIR/startup-$1.samples"
+    [[ -z "${NOTE[$tool]:-}" && -s "$samples" ]] || return 1
     read -r "MEDIAN[$tool]" "P90[$tool]" < <(stats "$samples")
     NRUNS[$tool]="$(wc -l <"$samples")"
     RSS[$tool]="$(peak_rss "$tool")"
+}
+
+measure() {
+    measure_round "$1" 1 && summarise "$1"
+}
+
+# warden and bwrap in ROUNDS alternating rounds (bwrap first in odd rounds).
+measure_pair() {
+    local r tool order
+    for ((r = 1; r <= ROUNDS; r++)); do
+        order=(bwrap warden)
+        (( r % 2 )) || order=(warden bwrap)
+        for tool in "${order[@]}"; do
+            [[ -z "${NOTE[$tool]:-}" ]] || continue
+            measure_round "$tool" "$r" || true
+        done
+    done
+    summarise bwrap || true
+    summarise warden || true
+}
+
+# "1.21, 1.18, 1.25": warden's median over bwrap's, round by round.
+round_ratios() {
+    local -a w b
+    local i out=()
+    read -r -a w <<<"${ROUND_MEDIANS[warden]:-}"
+    read -r -a b <<<"${ROUND_MEDIANS[bwrap]:-}"
+    for ((i = 0; i < ${#w[@]} && i < ${#b[@]}; i++)); do
+        out+=("$(ratio "${w[i]}" "${b[i]}")")
+    done
+    local joined
+    joined="$(printf '%s, ' "${out[@]}")"
+    printf '%s' "${joined%, }"
 }
 
 # ---------------------------------------------------------------------------
@@ -334,7 +412,8 @@ compute_verdict() {
     local r
     r="$(ratio "${MEDIAN[warden]}" "${MEDIAN[bwrap]}")"
     if awk -v r="$r" -v t="$TARGET" 'BEGIN {exit !(r <= t)}'; then VERDICT=PASS; else VERDICT=MISS; fi
-    VERDICT_TEXT="warden's median start-up is ${r}x bare bwrap's (target <= ${TARGET}x)"
+    VERDICT_TEXT="warden's median start-up is ${r}x bare bwrap's (target <= ${TARGET}x;"
+    VERDICT_TEXT+=" per round: $(round_ratios))"
     if [[ -n "${MEDIAN[srt]:-}" ]]; then
         VERDICT_TEXT+="; warden/srt = $(ratio "${MEDIAN[warden]}" "${MEDIAN[srt]}")x"
     else
@@ -394,8 +473,11 @@ render_section() {
 
 Wall-clock time to create a sandbox, run \`/bin/true\` in it and tear it down.
 Produced by \`make bench\` (which runs \`bash bench/startup.sh\`); ${WARMUP} warm-up
-runs, then at least ${RUNS} timed runs and ${MIN_SECONDS} s per tool, $(timing_method)
-(timed runs: $(run_counts)). Raw data: \`build/bench/\`.
+runs, then at least ${RUNS} timed runs and ${MIN_SECONDS} s per tool and round, $(timing_method).
+warden and bwrap are timed in ${ROUNDS} alternating rounds (bwrap first in odd
+rounds, warden first in even ones) and their figures pool every round, so
+load that comes and goes during the run weighs on both; /bin/true and srt get
+one round (timed runs: $(run_counts)). Raw data: \`build/bench/\`.
 
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 $(machine_info)
@@ -409,9 +491,19 @@ Notes:
 
 - Peak RSS is GNU time's \`%M\` (the kernel's \`ru_maxrss\`): the largest single
   process in the tree, median of ${RSS_RUNS} runs — not the sum over the tree.
-- bwrap uses warden's namespaces (user, pid, net, ipc, uts, cgroup) and a
-  comparable mount set, but no Landlock, seccomp or private HOME: it is the
-  floor, and the 1.3x target is the budget for warden's extra layers.
+- bwrap is given every isolation setting of warden's default that it has a
+  flag for: the same namespaces (user, mount, pid, net, ipc, uts, cgroup),
+  a hostname, the uid/gid warden's agent gets (${AGENT_UID}/${AGENT_GID}) with no
+  capabilities (run as root, bwrap would otherwise keep uid 0 and every
+  capability in its namespace), a new session, death with its parent, and the
+  same mounts: the default policy's read-only dirs (${RO_DIRS[*]}; top-level
+  symlinks recreated as symlinks, as warden does), /proc, /dev, private
+  \`/tmp\` and HOME (\`${AGENT_HOME}\`), the workdir read-write. It is the floor;
+  the 1.3x target is the budget for what warden adds on top: \`deny\` masks,
+  Landlock, seccomp, rlimits, a private \`/dev/shm\`, the state directory, and
+  the supervisor with its egress proxy (listeners in the sandbox's network
+  namespace, attribution, control socket).
+- Ratio per round (warden median / bwrap median): $(round_ratios).
 - srt needs \`allowedDomains: []\` to isolate the network at all. With it, each
   run starts node, an in-process HTTP/SOCKS proxy, a host-side socat bridge,
   then bwrap (\`--ro-bind / /\`, net+pid+user namespaces), bash, two socat
@@ -494,10 +586,8 @@ main() {
         die "warden failed to run /bin/true (${reason}); fix that before benchmarking."
     fi
 
-    local tool
-    for tool in true bwrap warden; do
-        measure "$tool" || true
-    done
+    measure true || true
+    measure_pair
     if [[ ! -x "$SRT" ]]; then
         NOTE[srt]="not installed (${SRT#"$ROOT"/} missing; run scripts/bench-deps.sh)"
         log "srt: ${NOTE[srt]}"
