@@ -82,22 +82,44 @@ sys_mount_setattr(const char *path, unsigned int flags, uint64_t set, uint64_t c
 	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof(attr));
 }
 
-/* Create the mount point for dest inside NEW: a directory or an empty file. */
+/*
+ * mkdir -p for paths under NEW, whose parent usually exists already: one
+ * mkdir instead of one per component (every start creates a dozen points).
+ */
 static int
-make_point(const char *dest, bool dir, struct werr *err)
+mkdir_new(const char *path, mode_t mode, struct werr *err)
+{
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return werr_sys(err, "mkdir %s", path);
+	return mkdir_p(path, mode, err);
+}
+
+/*
+ * Create the mount point for dest inside NEW: a directory or an empty file,
+ * or with link set, a symlink to it.
+ */
+static int
+make_point(const char *dest, bool dir, const char *link, struct werr *err)
 {
 	char path[PATH_MAX], parent[PATH_MAX];
 	char *slash;
 	int fd;
 
 	snprintf(path, sizeof(path), NEW "%s", dest);
-	if (dir)
-		return mkdir_p(path, 0755, err);
+	if (dir && !link)
+		return mkdir_new(path, 0755, err);
 	snprintf(parent, sizeof(parent), "%s", path);
 	slash = strrchr(parent, '/');
 	*slash = '\0';
-	if (mkdir_p(parent, 0755, err) < 0)
+	if (mkdir_new(parent, 0755, err) < 0)
 		return -1;
+	if (link) {
+		if (symlink(link, path) < 0 && errno != EEXIST)
+			return werr_sys(err, "symlink %s", dest);
+		return 0;
+	}
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0 && errno != EEXIST && errno != EISDIR)
 		return werr_sys(err, "create mount point %s", dest);
@@ -117,7 +139,7 @@ bind_one(const struct mentry *m, struct werr *err)
 	snprintf(dst, sizeof(dst), NEW "%s", m->dest);
 	if (stat(src, &st) < 0)
 		return werr_sys(err, "%s: %s", m->origin, m->dest);
-	if (make_point(m->dest, S_ISDIR(st.st_mode), err) < 0)
+	if (make_point(m->dest, S_ISDIR(st.st_mode), NULL, err) < 0)
 		return -1;
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return werr_sys(err, "%s: bind %s", m->origin, m->dest);
@@ -134,7 +156,7 @@ tmpfs_at(const char *dest, mode_t mode, unsigned long flags, struct werr *err)
 	char dst[PATH_MAX], opts[64];
 
 	snprintf(dst, sizeof(dst), NEW "%s", dest);
-	if (mkdir_p(dst, 0755, err) < 0)
+	if (mkdir_new(dst, 0755, err) < 0)
 		return -1;
 	snprintf(opts, sizeof(opts), "mode=%04o", (unsigned)mode);
 	if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV | flags, opts) < 0)
@@ -218,7 +240,7 @@ setup_dev(struct werr *err)
 	};
 	char src[PATH_MAX], dst[PATH_MAX];
 
-	if (mkdir_p(NEW "/dev", 0755, err) < 0)
+	if (mkdir_new(NEW "/dev", 0755, err) < 0)
 		return -1;
 	if (mount("tmpfs", NEW "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
 		return werr_sys(err, "tmpfs on /dev");
@@ -232,9 +254,10 @@ setup_dev(struct werr *err)
 		close(fd);
 		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
 			return werr_sys(err, "bind /dev/%s", nodes[i]);
-		if (sys_mount_setattr(dst, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
-			return werr_sys(err, "restrict /dev/%s", nodes[i]);
 	}
+	/* One call for every node: /dev itself is already nosuid,noexec. */
+	if (sys_mount_setattr(NEW "/dev", AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
+		return werr_sys(err, "restrict /dev");
 	if (mkdir(NEW "/dev/pts", 0755) < 0 || mkdir(NEW "/dev/shm", 01777) < 0)
 		return werr_sys(err, "mkdir /dev/pts");
 	if (mount("devpts", NEW "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
@@ -258,7 +281,7 @@ setup_proc(struct werr *err)
 	static const char *const ro[] = { "sys", "sysrq-trigger", "irq", "bus" };
 	char p[PATH_MAX];
 
-	if (mkdir_p(NEW "/proc", 0755, err) < 0)
+	if (mkdir_new(NEW "/proc", 0755, err) < 0)
 		return -1;
 	if (mount("proc", NEW "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return werr_sys(err, "mount /proc");
@@ -374,7 +397,6 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 
 	for (size_t i = 0; i < pl.n; i++) {
 		const struct mentry *m = &pl.v[i];
-		char dst[PATH_MAX];
 
 		if (i > 0 && strcmp(pl.v[i - 1].dest, m->dest) == 0)
 			continue;	/* a higher-priority entry already took this path */
@@ -394,14 +416,8 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 				goto out;
 			break;
 		case M_SYMLINK:
-			snprintf(dst, sizeof(dst), NEW "%s", m->dest);
-			if (make_point(m->dest, true, err) < 0)
+			if (make_point(m->dest, false, m->link, err) < 0)
 				goto out;
-			rmdir(dst);
-			if (symlink(m->link, dst) < 0 && errno != EEXIST) {
-				werr_sys(err, "symlink %s", m->dest);
-				goto out;
-			}
 			break;
 		case M_MASK:
 			break;	/* after every bind, so masks sit on top */
