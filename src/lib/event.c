@@ -15,11 +15,10 @@ event_set_sink(event_sink_fn fn, void *arg)
 	sink_arg = arg;
 }
 
-void
+int
 event_emit(const struct event *ev)
 {
-	if (sink)
-		sink(ev, sink_arg);
+	return sink ? sink(ev, sink_arg) : 0;
 }
 
 /* Append " key=value", quoting values with spaces or quotes. */

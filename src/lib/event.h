@@ -30,12 +30,24 @@ struct event {
 	const char *addr;		/* the address actually connected to */
 	uint64_t revision;		/* policy revision the decision used */
 	const char *policy_hash;
+	const char *method, *path;	/* HTTP requests (path without query values) */
+	/*
+	 * Further members for the durable record, already rendered as JSON
+	 * ("argv":[…],"uid":1000) without surrounding braces or commas.
+	 */
+	const char *extra_json;
 };
 
-typedef void (*event_sink_fn)(const struct event *ev, void *arg);
+/* A sink returns 0 when the event is recorded, -1 when it could not be. */
+typedef int (*event_sink_fn)(const struct event *ev, void *arg);
 
 void event_set_sink(event_sink_fn fn, void *arg);
-void event_emit(const struct event *ev);
+/*
+ * Returns 0 when the event is recorded (or no sink is installed), -1 when
+ * the sink could not record it: a decision that cannot be recorded must not
+ * be acted on.
+ */
+int event_emit(const struct event *ev);
 
 /* The one-line human form: `CONNECT deny binary=... pid=... dst=h:p reason="..."`. */
 void event_format_line(const struct event *ev, char *out, size_t n);

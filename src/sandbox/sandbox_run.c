@@ -126,7 +126,7 @@ struct sup {
  * stderr: denials and reloads always, allowed connections with -v.  With
  * the terminal in raw mode a bare newline would not return the carriage.
  */
-static void
+static int
 log_event(const struct event *ev, void *arg)
 {
 	struct sup *s = arg;
@@ -134,9 +134,10 @@ log_event(const struct event *ev, void *arg)
 
 	if (log_verbose < 1 && ((ev->decision && strcmp(ev->decision, "allow") == 0) ||
 	    strcmp(ev->type, "policy.load") == 0))
-		return;
+		return 0;
 	event_format_line(ev, line, sizeof(line));
 	fprintf(stderr, "warden: %s%s", line, s->raw ? "\r\n" : "\n");
+	return 0;
 }
 
 /* ---- terminal ------------------------------------------------------------------ */
