@@ -13,6 +13,7 @@
 
 #include "../lib/log.h"
 #include "../policy/policy_check.h"
+#include "../audit/audit.h"
 #include "../sandbox/sandbox.h"
 #include "../sandbox/sandbox_state.h"
 
@@ -27,6 +28,10 @@ static const char usage[] =
     "  -w, --workdir DIR   working directory, mounted read-write when the policy's\n"
     "                      include_workdir is true (default: the current directory)\n"
     "  -e, --env K=V       set a variable in the agent's environment (repeatable)\n"
+    "      --audit-log FILE\n"
+    "                      write the audit trail to FILE (default: the policy's\n"
+    "                      audit.path, else $XDG_STATE_HOME/warden/NAME/audit.jsonl;\n"
+    "                      /var/lib/warden/NAME/audit.jsonl as root)\n"
     "      --add-host NAME:IP\n"
     "                      resolve NAME to IP for this sandbox's egress proxy\n"
     "                      (repeatable; the policy must still allow NAME)\n"
@@ -93,13 +98,15 @@ cmd_run(int argc, char **argv)
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "add-host", required_argument, NULL, 'H' },
+		{ "audit-log", required_argument, NULL, 'A' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "no-tty", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *policy_path = NULL, *name = NULL, *workdir = NULL, *prob;
+	const char *policy_path = NULL, *name = NULL, *workdir = NULL, *prob, *audit_log = NULL;
+	char audit_dir[PATH_MAX], audit_path[PATH_MAX + 64], audit_key[PATH_MAX + 16];
 	struct strv cli_env = { 0 }, env = { 0 };
 	struct policy policy;
 	struct agent_ident id;
@@ -142,6 +149,7 @@ cmd_run(int argc, char **argv)
 			nhosts++;
 			break;
 		}
+		case 'A': audit_log = optarg; break;
 		case 't': tty = 1; break;
 		case 'T': tty = 0; break;
 		case 'v': log_verbose++; break;
@@ -190,6 +198,26 @@ cmd_run(int argc, char **argv)
 	spec.gid = id.gid;
 	spec.home = id.home;
 	spec.pty = tty == 1;
+	if (audit_default_dir(audit_dir, sizeof(audit_dir), &err) < 0) {
+		fprintf(stderr, "warden: %s\n", err.msg);
+		return WEXIT_FAILURE;
+	}
+	if (audit_log && audit_log[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "warden run: cannot resolve --audit-log %s\n", audit_log);
+			return WEXIT_FAILURE;
+		}
+		snprintf(audit_path, sizeof(audit_path), "%s/%s", cwd, audit_log);
+	} else if (audit_log || policy.audit_path) {
+		snprintf(audit_path, sizeof(audit_path), "%s", audit_log ? audit_log : policy.audit_path);
+	} else {
+		snprintf(audit_path, sizeof(audit_path), "%s/%s/audit.jsonl", audit_dir, name);
+	}
+	snprintf(audit_key, sizeof(audit_key), "%s/audit.key", audit_dir);
+	spec.audit_path = audit_path;
+	spec.audit_key = audit_key;
+	spec.version = WARDEN_VERSION;
 	spec.hosts = hosts;
 	spec.nhosts = nhosts;
 	proxy_tuning(&spec.proxy);

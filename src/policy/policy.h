@@ -23,6 +23,8 @@ enum landlock_compat { LANDLOCK_BEST_EFFORT, LANDLOCK_HARD_REQUIREMENT };
 enum net_protocol { PROTO_NONE, PROTO_REST, PROTO_TCP };
 enum net_enforcement { ENFORCE_ENFORCE, ENFORCE_AUDIT };
 enum net_access { ACCESS_NONE, ACCESS_READ_ONLY, ACCESS_READ_WRITE, ACCESS_FULL };
+enum audit_sync { AUDIT_SYNC_BATCH, AUDIT_SYNC_ALWAYS };
+enum audit_on_failure { AUDIT_FAIL_DENY, AUDIT_FAIL_STOP };
 
 struct http_rule {
 	char *method;		/* "GET", ..., or "*" */
@@ -90,6 +92,10 @@ struct policy {
 	/* network_policies, sorted by key */
 	struct net_policy *net;
 	size_t nnet;
+	/* audit (warden) */
+	char *audit_path;		/* NULL = the default location */
+	enum audit_sync audit_fsync;
+	enum audit_on_failure audit_on_failure;
 };
 
 /* One diagnostic: FILE:LINE:COL: error: msg, then expectation and example. */

@@ -243,6 +243,15 @@ policy_canonical(const struct policy *p)
 			sbuf_addf(&b, "%sopen_files: %llu", sep, (unsigned long long)p->limits.open_files);
 		sbuf_adds(&b, "}\n");
 	}
+	sbuf_adds(&b, "audit:\n");
+	if (p->audit_path) {
+		sbuf_adds(&b, "  path: ");
+		q(&b, p->audit_path);
+		sbuf_adds(&b, "\n");
+	}
+	sbuf_addf(&b, "  fsync: %s\n  on_failure: %s\n",
+	    p->audit_fsync == AUDIT_SYNC_ALWAYS ? "always" : "batch",
+	    p->audit_on_failure == AUDIT_FAIL_STOP ? "stop" : "deny");
 	sbuf_adds(&b, "network_policies:");
 	if (p->nnet == 0)
 		sbuf_adds(&b, " {}");

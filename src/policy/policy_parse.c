@@ -338,6 +338,74 @@ top_landlock(struct pctx *c, struct ynode *v, void *o)
 	walk_map(c, v, "landlock", ll_keys, EX_LANDLOCK, NULL);
 }
 
+/* ---- audit (warden) ------------------------------------------------------ */
+
+#define EX_AUDIT "audit:\n  fsync: batch          # or always\n  on_failure: deny      # or stop\n"
+
+static void
+au_path(struct pctx *c, struct ynode *v, void *o)
+{
+	const char *s = scalar(c, v, "audit.path", EX_AUDIT), *prob;
+
+	(void)o;
+	if (!s)
+		return;
+	if ((prob = path_problem(s))) {
+		diag(c, v, "an absolute path on the host", "audit:\n  path: /var/log/warden/agent.jsonl\n",
+		    "audit.path '%s': %s", s, prob);
+		return;
+	}
+	free(c->p->audit_path);
+	c->p->audit_path = xstrdup(s);
+}
+
+static void
+au_fsync(struct pctx *c, struct ynode *v, void *o)
+{
+	const char *s = scalar(c, v, "audit.fsync", EX_AUDIT);
+
+	(void)o;
+	if (!s)
+		return;
+	if (strcmp(s, "batch") == 0)
+		c->p->audit_fsync = AUDIT_SYNC_BATCH;
+	else if (strcmp(s, "always") == 0)
+		c->p->audit_fsync = AUDIT_SYNC_ALWAYS;
+	else
+		diag(c, v, "batch or always", EX_AUDIT, "unknown audit.fsync '%s'", s);
+}
+
+static void
+au_on_failure(struct pctx *c, struct ynode *v, void *o)
+{
+	const char *s = scalar(c, v, "audit.on_failure", EX_AUDIT);
+
+	(void)o;
+	if (!s)
+		return;
+	if (strcmp(s, "deny") == 0)
+		c->p->audit_on_failure = AUDIT_FAIL_DENY;
+	else if (strcmp(s, "stop") == 0)
+		c->p->audit_on_failure = AUDIT_FAIL_STOP;
+	else
+		diag(c, v, "deny (refuse egress) or stop (stop the sandbox)", EX_AUDIT,
+		    "unknown audit.on_failure '%s'", s);
+}
+
+static const struct key_spec au_keys[] = {
+	{ "path", au_path },
+	{ "fsync", au_fsync },
+	{ "on_failure", au_on_failure },
+	{ NULL, NULL },
+};
+
+static void
+top_audit(struct pctx *c, struct ynode *v, void *o)
+{
+	(void)o;
+	walk_map(c, v, "audit", au_keys, EX_AUDIT, NULL);
+}
+
 /* ---- process ------------------------------------------------------------ */
 
 static void
@@ -1150,6 +1218,7 @@ static const struct key_spec top_keys[] = {
 	{ "process", top_process },
 	{ "network_policies", top_network },
 	{ "network_middlewares", top_middlewares },
+	{ "audit", top_audit },
 	{ NULL, NULL },
 };
 
@@ -1304,6 +1373,7 @@ free_rules(struct http_rule *r, size_t n)
 void
 policy_free(struct policy *p)
 {
+	free(p->audit_path);
 	strv_free(&p->read_only);
 	strv_free(&p->read_write);
 	strv_free(&p->deny);

@@ -210,7 +210,7 @@ pending_flush(struct pending *p, int fd)
 
 /* ---- events and answers -------------------------------------------------- */
 
-static void
+static int
 emit(struct conn *c, const char *type, const char *decision, const char *reason)
 {
 	struct event ev = {
@@ -221,7 +221,7 @@ emit(struct conn *c, const char *type, const char *decision, const char *reason)
 		.port = c->port, .addr = c->addrtxt[0] ? c->addrtxt : NULL,
 		.revision = c->px->revision, .policy_hash = c->px->hash,
 	};
-	event_emit(&ev);
+	return event_emit(&ev);
 }
 
 /* Queue a final answer and switch to REPLY: written, then drained, then closed. */
@@ -425,6 +425,16 @@ decide(struct conn *c)
 		    "does not enforce yet: the connection is refused rather than allowed unchecked");
 		return;
 	}
+	/*
+	 * The allow is recorded before anything is done with it: a decision
+	 * the audit trail cannot hold is not acted on.
+	 */
+	if (emit(c, "net.connect", "allow", d.reason) < 0) {
+		c->rule[0] = '\0';
+		deny(c, "the audit trail cannot be written, so no connection is allowed "
+		    "(nothing may go unrecorded)");
+		return;
+	}
 	/* Where it resolves: an IP literal, a pinned name, or the host's resolver. */
 	c->deadline = now_ns() + px->connect_ns;
 	if (c->dst.is_ip || pinned(px, c->dst.host)) {
@@ -589,7 +599,6 @@ connected(struct conn *c)
 	}
 	free_ai(c);
 	c->px->stats.allowed++;
-	emit(c, "net.connect", "allow", "allowed by policy");
 	if (c->kind == K_CONNECT) {
 		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 		pending_add(&c->to_client, ok, sizeof(ok) - 1);

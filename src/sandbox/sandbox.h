@@ -37,6 +37,9 @@ struct sandbox_spec {
 	const struct add_host *hosts;	/* --add-host pins for the proxy */
 	size_t nhosts;
 	struct proxy_config proxy;	/* timeouts and limits (fds filled in here) */
+	const char *audit_path;		/* the audit trail (required) */
+	const char *audit_key;		/* Ed25519 signing key, created if missing */
+	const char *version;		/* warden's, for sandbox.start */
 };
 
 /* What the kernel actually applied, for reports and the state file. */

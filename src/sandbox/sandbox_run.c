@@ -31,6 +31,7 @@
 
 #include "../lib/log.h"
 #include "../lib/util.h"
+#include "../audit/audit.h"
 #include "../lib/event.h"
 #include "../lib/evloop.h"
 #include "../lib/hash.h"
@@ -117,9 +118,34 @@ struct sup {
 	const struct policy *policy;	/* running; spec->policy or owned */
 	struct policy *owned;		/* a reloaded policy, freed when replaced */
 	uint64_t revision;
+	/* Audit. */
+	struct audit *audit;
+	bool audit_reported;		/* its failure was announced */
+	uint64_t started_ns;
 };
 
-/* ---- events to the supervisor's log -------------------------------------- */
+/* ---- events to the audit trail and the supervisor's log ------------------ */
+
+/*
+ * The trail failed: say so once, loudly; from now on every decision that
+ * needs a record is refused (the proxy denies egress).  With
+ * audit.on_failure: stop the sandbox is stopped instead.
+ */
+static void
+audit_trouble(struct sup *s)
+{
+	if (s->audit_reported)
+		return;
+	s->audit_reported = true;
+	if (s->policy->audit_on_failure == AUDIT_FAIL_STOP) {
+		fprintf(stderr, "warden: %s; stopping the sandbox (audit.on_failure: stop)%s",
+		    audit_failed(s->audit), s->raw ? "\r\n" : "\n");
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+	} else {
+		fprintf(stderr, "warden: %s; egress is refused from now on%s",
+		    audit_failed(s->audit), s->raw ? "\r\n" : "\n");
+	}
+}
 
 /*
  * Until the audit trail makes them durable, events are one line each on
@@ -131,13 +157,19 @@ log_event(const struct event *ev, void *arg)
 {
 	struct sup *s = arg;
 	char line[2048];
+	int r = 0;
 
-	if (log_verbose < 1 && ((ev->decision && strcmp(ev->decision, "allow") == 0) ||
-	    strcmp(ev->type, "policy.load") == 0))
-		return 0;
+	if (s->audit && audit_append(s->audit, ev) < 0) {
+		r = -1;
+		audit_trouble(s);
+	}
+	/* Denials, failures and policy changes always; the rest with -v. */
+	if (log_verbose < 1 && !(ev->decision && strcmp(ev->decision, "allow") != 0) &&
+	    strcmp(ev->type, "policy.reload") != 0 && strcmp(ev->type, "net.close") != 0)
+		return r;
 	event_format_line(ev, line, sizeof(line));
 	fprintf(stderr, "warden: %s%s", line, s->raw ? "\r\n" : "\n");
-	return 0;
+	return r;
 }
 
 /* ---- terminal ------------------------------------------------------------------ */
@@ -210,7 +242,7 @@ static void
 policy_event(struct sup *s, const char *type, const char *decision, const char *reason)
 {
 	struct event ev = {
-		.type = type, .verb = type, .decision = decision, .reason = reason,
+		.type = type, .decision = decision, .reason = reason,
 		.revision = s->revision, .policy_hash = s->st.policy_hash,
 	};
 	event_emit(&ev);
@@ -250,7 +282,7 @@ section(const char *canon, const char *key)
 
 /* Sections fixed at start: a change needs a new sandbox. */
 static const char *const static_sections[] = { "version", "filesystem_policy", "landlock",
-	"process" };
+	"process", "audit" };
 
 static void
 policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct sbuf *out)
@@ -376,6 +408,11 @@ on_tick(void *arg)
 	if (s->proxy)
 		proxy_tick(s->proxy);
 	control_sweep(s->control);
+	if (s->audit) {
+		audit_tick(s->audit);
+		if (audit_failed(s->audit))
+			audit_trouble(s);
+	}
 }
 
 static void
@@ -385,6 +422,58 @@ after_batch(void *arg)
 
 	if (s->proxy)
 		proxy_reap(s->proxy);
+}
+
+/* ---- lifecycle records ---------------------------------------------------- */
+
+static void
+record_start(struct sup *s)
+{
+	const struct sandbox_spec *sp = s->spec;
+	struct sbuf x;
+	struct event ev = { .type = "sandbox.start", .revision = s->revision,
+		.policy_hash = s->st.policy_hash, .pid = s->st.agent_pid };
+
+	sbuf_init(&x, 1 << 20);
+	sbuf_adds(&x, "\"argv\":[");
+	for (char *const *a = sp->argv; *a; a++) {
+		if (a != sp->argv)
+			sbuf_adds(&x, ",");
+		sbuf_add_json(&x, *a);
+	}
+	sbuf_addf(&x, "],\"uid\":%u,\"gid\":%u,\"workdir\":", (unsigned)sp->uid,
+	    (unsigned)sp->gid);
+	sbuf_add_json(&x, sp->workdir);
+	sbuf_addf(&x, ",\"namespaces\":[\"user\",\"mnt\",\"pid\",\"net\",\"ipc\",\"uts\","
+	    "\"cgroup\"],\"landlock_abi\":%d,\"landlock_scoped\":%s,"
+	    "\"seccomp\":\"filter\",\"no_new_privs\":true,\"limits\":",
+	    s->st.landlock_abi, s->st.landlock_scoped ? "true" : "false");
+	sbuf_add_json(&x, s->st.limits);
+	sbuf_adds(&x, ",\"warden_version\":");
+	sbuf_add_json(&x, sp->version ? sp->version : "");
+	ev.extra_json = x.overflow ? NULL : x.p;
+	event_emit(&ev);
+	sbuf_free(&x);
+}
+
+static void
+record_stop(struct sup *s, int status)
+{
+	struct proxy_stats ps = { 0 };
+	char extra[512];
+	struct event ev = { .type = "sandbox.stop", .revision = s->revision,
+		.policy_hash = s->st.policy_hash };
+
+	if (s->proxy)
+		proxy_get_stats(s->proxy, &ps);
+	snprintf(extra, sizeof(extra), "\"exit_status\":%d,\"duration_ms\":%llu,"
+	    "\"connections\":{\"accepted\":%llu,\"allowed\":%llu,\"denied\":%llu,"
+	    "\"closed_by_reload\":%llu}", status,
+	    (unsigned long long)((now_ns() - s->started_ns) / 1000000u),
+	    (unsigned long long)ps.accepted, (unsigned long long)ps.allowed,
+	    (unsigned long long)ps.denied, (unsigned long long)ps.closed_by_reload);
+	ev.extra_json = extra;
+	event_emit(&ev);
 }
 
 /* ---- init and signals -------------------------------------------------------- */
@@ -436,6 +525,7 @@ on_ctl(struct ev_io *io, uint32_t events)
 	case CTL_STARTED:
 		s->st.agent_pid = m.value;	/* pid inside; refined by inspect */
 		save_state(s);
+		record_start(s);
 		break;
 	default:
 		break;
@@ -535,6 +625,22 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		goto out_state;
 	if (make_placeholders(spec, &made, err) < 0)
 		goto out_limits;
+	{
+		struct audit_config ac = {
+			.path = spec->audit_path, .key_path = spec->audit_key, .sandbox = spec->name,
+			.fsync = spec->policy->audit_fsync == AUDIT_SYNC_ALWAYS ?
+			    AUDIT_FSYNC_ALWAYS : AUDIT_FSYNC_BATCH,
+			.batch_ms = 100,
+		};
+		s.audit = audit_open(&ac, err);
+		if (!s.audit)
+			goto out_placeholders;
+		if (audit_moved_aside(s.audit))
+			log_warnx("audit: %s ended in a torn record (a crash); it was moved to %s "
+			    "and a new trail begins", spec->audit_path, audit_moved_aside(s.audit));
+		log_info("audit trail %s (key %.16s…)", spec->audit_path, audit_pubkey(s.audit));
+		s.started_ns = now_ns();
+	}
 
 	/* Signals arrive through signalfd from now on; the agent sees them via init. */
 	sigemptyset(&mask);
@@ -588,7 +694,8 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 	evloop_add(s.loop, &s.ctl_io, s.ctl, EPOLLIN, on_ctl, &s);
 	evloop_add(s.loop, &s.sig_io, s.sigfd, EPOLLIN, on_signal, &s);
 	evloop_add(s.loop, &s.pid_io, s.pidfd, EPOLLIN, on_pidfd, &s);
-	evloop_set_tick(s.loop, 1000, on_tick, &s);
+	/* 100 ms: the audit's batched fsync bound; the proxy's timeouts are coarser. */
+	evloop_set_tick(s.loop, 100, on_tick, &s);
 	evloop_set_after(s.loop, after_batch, &s);
 	s.control = control_listen(s.loop, s.state_dir, on_control, &s, err);
 	if (!s.control) {
@@ -606,6 +713,7 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		status = -1;
 	}
 	control_close(s.control);
+	record_stop(&s, status >= 0 ? status : err->exit ? err->exit : WEXIT_FAILURE);
 	proxy_free(s.proxy);
 	event_set_sink(NULL, NULL);
 	for (int i = 0; i < NET_NFDS; i++)
@@ -627,6 +735,12 @@ out_sig:
 	setrlimit(RLIMIT_NOFILE, &saved_nofile);
 	signal(SIGPIPE, old_pipe);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+out_placeholders:
+	{
+		struct werr aerr = { 0 };
+		if (s.audit && audit_close(s.audit, &aerr) < 0)
+			log_warnx("%s", aerr.msg);
+	}
 	remove_placeholders(&made);
 out_limits:
 	limits_cleanup(&lp);

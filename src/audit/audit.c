@@ -1,0 +1,480 @@
+/*
+ * The audit writer (see audit.h for the record format).
+ *
+ * Every record is written with one write(2) as soon as it is formed, so a
+ * failure (disk full, permission, I/O error) is known before the caller
+ * acts on the decision the record describes.  Durability is the fsync
+ * policy's business: "always" fsyncs each record before returning;
+ * "batch" fsyncs when batch_ms have passed since the oldest unsynced
+ * record (checked on every append and every tick), so a crash of the
+ * machine loses at most that window, and a crash of warden alone loses
+ * nothing that was written.
+ *
+ * The signing key is the host user's, kept 0600 outside every sandbox; a
+ * checkpoint signs the chain head, so a verifier holding the public key can
+ * tell a trail warden wrote from one rebuilt by someone who recomputed every
+ * hash.
+ */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/hash.h"
+#include "../lib/util.h"
+
+#define RECORD_MAX (256 * 1024)
+
+struct audit {
+	int fd;
+	char *path;
+	char *sandbox;
+	enum audit_fsync fsync;
+	uint64_t batch_ns, checkpoint_ns;
+	unsigned checkpoint_records;
+	uint64_t seq;			/* of the last record written */
+	char prev[SHA256_HEX_LEN + 1];	/* hash of the last record */
+	uint64_t unsynced_since;	/* ns; 0 = all synced */
+	uint64_t last_checkpoint;	/* ns */
+	unsigned since_checkpoint;	/* records */
+	EVP_PKEY *key;
+	char pub[65];
+	const char *failed;
+	char failbuf[256];
+	struct sbuf rec;
+	char moved[PATH_MAX + 32];	/* where a torn trail was moved, or "" */
+};
+
+static void
+hex(const unsigned char *p, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+audit_default_dir(char *out, size_t n, struct werr *err)
+{
+	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (geteuid() == 0)
+		snprintf(out, n, "/var/lib/warden");
+	else if (x && x[0] == '/')
+		snprintf(out, n, "%s/warden", x);
+	else if (home && home[0] == '/')
+		snprintf(out, n, "%s/.local/state/warden", home);
+	else
+		return werr_set(err, "cannot place the audit trail: set XDG_STATE_HOME or HOME, "
+		    "or pass --audit-log");
+	return 0;
+}
+
+/* Load the signing key, or create it (0600) on first use. */
+static EVP_PKEY *
+load_key(const char *path, struct werr *err)
+{
+	EVP_PKEY *k = NULL;
+	FILE *f = fopen(path, "re");
+
+	if (f) {
+		struct stat st;
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+			fclose(f);
+			werr_set(err, "audit key %s is readable by others (mode %03o); "
+			    "it must be 0600", path, (unsigned)(st.st_mode & 0777));
+			return NULL;
+		}
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+			EVP_PKEY_free(k);
+			werr_set(err, "audit key %s is not an Ed25519 private key", path);
+			return NULL;
+		}
+		return k;
+	}
+	if (errno != ENOENT) {
+		werr_sys(err, "open audit key %s", path);
+		return NULL;
+	}
+	{
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+		int fd;
+
+		if (!c || EVP_PKEY_keygen_init(c) <= 0 || EVP_PKEY_keygen(c, &k) <= 0) {
+			EVP_PKEY_CTX_free(c);
+			werr_set(err, "cannot generate the audit key");
+			return NULL;
+		}
+		EVP_PKEY_CTX_free(c);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 || !(f = fdopen(fd, "w"))) {
+			werr_sys(err, "create audit key %s", path);
+			if (fd >= 0)
+				close(fd);
+			EVP_PKEY_free(k);
+			return NULL;
+		}
+		if (!PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) || fflush(f) != 0 ||
+		    fsync(fileno(f)) < 0) {
+			werr_sys(err, "write audit key %s", path);
+			fclose(f);
+			unlink(path);
+			EVP_PKEY_free(k);
+			return NULL;
+		}
+		fclose(f);
+	}
+	return k;
+}
+
+/*
+ * Continue an existing trail: the last line gives seq and prev.  A trail
+ * whose last line is torn (a crash mid-write) is not appended to: it is
+ * moved aside whole, as evidence, and *moved_aside says where.
+ */
+static int
+resume(struct audit *a, char *moved_aside, size_t mlen, struct werr *err)
+{
+	struct stat st;
+	off_t end, start;
+	char *buf;
+	ssize_t n;
+
+	moved_aside[0] = '\0';
+	if (fstat(a->fd, &st) < 0)
+		return werr_sys(err, "stat %s", a->path);
+	snprintf(a->prev, sizeof(a->prev), "%s", AUDIT_ZERO_HASH);
+	if (st.st_size == 0)
+		return 0;
+	end = st.st_size;
+	start = end > RECORD_MAX ? end - RECORD_MAX : 0;
+	buf = xmalloc(RECORD_MAX + 1);
+	n = pread(a->fd, buf, (size_t)(end - start), start);
+	if (n <= 0) {
+		free(buf);
+		return werr_sys(err, "read %s", a->path);
+	}
+	buf[n] = '\0';
+	if (buf[n - 1] != '\n') {
+		int fd;
+		snprintf(moved_aside, mlen, "%s.%lld.torn", a->path, (long long)time(NULL));
+		free(buf);
+		if (rename(a->path, moved_aside) < 0)
+			return werr_sys(err, "move the torn trail %s aside", a->path);
+		fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+		if (fd < 0)
+			return werr_sys(err, "open audit trail %s", a->path);
+		close(a->fd);
+		a->fd = fd;
+		return 0;
+	}
+	buf[n - 1] = '\0';
+	{
+		char *line = strrchr(buf, '\n');
+		const char *h, *s;
+		line = line ? line + 1 : buf;
+		h = strstr(line, ",\"hash\":\"");
+		s = strncmp(line, "{\"seq\":", 7) == 0 ? line : NULL;
+		if (!h || !s || strlen(h + 9) < SHA256_HEX_LEN + 2) {
+			free(buf);
+			return werr_set(err, "%s does not end with an audit record; move it away "
+			    "or pass another --audit-log", a->path);
+		}
+		memcpy(a->prev, h + 9, SHA256_HEX_LEN);
+		a->prev[SHA256_HEX_LEN] = '\0';
+		a->seq = strtoull(s + 7, NULL, 10);
+	}
+	free(buf);
+	return 0;
+}
+
+struct audit *
+audit_open(const struct audit_config *c, struct werr *err)
+{
+	struct audit *a = xcalloc(1, sizeof(*a));
+	char dir[PATH_MAX];
+	unsigned char raw[32];
+	size_t rl = sizeof(raw);
+
+	a->fd = -1;
+	a->path = xstrdup(c->path);
+	a->sandbox = xstrdup(c->sandbox ? c->sandbox : "");
+	a->fsync = c->fsync;
+	a->batch_ns = (uint64_t)(c->batch_ms ? c->batch_ms : 200) * 1000000u;
+	a->checkpoint_ns = (uint64_t)(c->checkpoint_ms ? c->checkpoint_ms : 10000) * 1000000u;
+	a->checkpoint_records = c->checkpoint_records ? c->checkpoint_records : 1000;
+	sbuf_init(&a->rec, RECORD_MAX);
+	snprintf(dir, sizeof(dir), "%s", c->path);
+	if (strrchr(dir, '/') && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = '\0';
+		if (mkdir_p(dir, 0700, err) < 0)
+			goto fail;
+	}
+	snprintf(dir, sizeof(dir), "%s", c->key_path);
+	if (strrchr(dir, '/') && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = '\0';
+		if (mkdir_p(dir, 0700, err) < 0)
+			goto fail;
+	}
+	a->key = load_key(c->key_path, err);
+	if (!a->key)
+		goto fail;
+	if (EVP_PKEY_get_raw_public_key(a->key, raw, &rl) <= 0 || rl != 32) {
+		werr_set(err, "cannot read the audit public key");
+		goto fail;
+	}
+	hex(raw, 32, a->pub);
+	a->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (a->fd < 0) {
+		werr_sys(err, "open audit trail %s", c->path);
+		goto fail;
+	}
+	if (resume(a, a->moved, sizeof(a->moved), err) < 0)
+		goto fail;
+	a->last_checkpoint = now_ns();
+	return a;
+fail:
+	werr_prefix(err, "audit");
+	if (a->fd >= 0)
+		close(a->fd);
+	EVP_PKEY_free(a->key);
+	sbuf_free(&a->rec);
+	free(a->path);
+	free(a->sandbox);
+	free(a);
+	return NULL;
+}
+
+static void
+fail(struct audit *a, const char *what, int e)
+{
+	if (a->failed)
+		return;
+	snprintf(a->failbuf, sizeof(a->failbuf), "the audit trail cannot be written (%s: %s)",
+	    what, strerror(e));
+	a->failed = a->failbuf;
+}
+
+static void
+rfc3339(char *out, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+}
+
+static void
+str_field(struct sbuf *b, const char *k, const char *v)
+{
+	if (!v)
+		return;
+	sbuf_addf(b, ",\"%s\":", k);
+	sbuf_add_json(b, v);
+}
+
+/* Form, hash, write (and maybe fsync) one record; extra is rendered JSON members. */
+static int
+write_record(struct audit *a, const struct event *ev, const char *extra)
+{
+	struct sbuf *b = &a->rec;
+	char t[40], h[SHA256_HEX_LEN + 1];
+
+	if (a->failed)
+		return -1;
+	b->len = 0;
+	b->overflow = false;
+	rfc3339(t, sizeof(t));
+	sbuf_addf(b, "{\"seq\":%llu,\"time\":\"%s\"", (unsigned long long)(a->seq + 1), t);
+	str_field(b, "sandbox", a->sandbox);
+	str_field(b, "policy_hash", ev->policy_hash);
+	str_field(b, "event", ev->type);
+	str_field(b, "decision", ev->decision);
+	str_field(b, "rule", ev->rule);
+	str_field(b, "reason", ev->reason);
+	if (ev->revision)
+		sbuf_addf(b, ",\"policy_revision\":%llu", (unsigned long long)ev->revision);
+	str_field(b, "verb", ev->verb);
+	str_field(b, "binary", ev->binary);
+	str_field(b, "binary_sha256", ev->binary_sha256);
+	if (ev->pid)
+		sbuf_addf(b, ",\"pid\":%d", (int)ev->pid);
+	if (ev->ppid)
+		sbuf_addf(b, ",\"ppid\":%d", (int)ev->ppid);
+	str_field(b, "dst", ev->dst);
+	if (ev->port)
+		sbuf_addf(b, ",\"port\":%u", (unsigned)ev->port);
+	str_field(b, "addr", ev->addr);
+	str_field(b, "method", ev->method);
+	str_field(b, "path", ev->path);
+	if (ev->extra_json && ev->extra_json[0]) {
+		sbuf_adds(b, ",");
+		sbuf_adds(b, ev->extra_json);
+	}
+	if (extra) {
+		sbuf_adds(b, ",");
+		sbuf_adds(b, extra);
+	}
+	sbuf_addf(b, ",\"prev\":\"%s\"", a->prev);
+	if (b->overflow) {
+		fail(a, "record too large", EMSGSIZE);
+		return -1;
+	}
+	/* The hash covers the record as if it ended here. */
+	sbuf_adds(b, "}");
+	sha256_hex(b->p, b->len, h);
+	b->len--;
+	sbuf_addf(b, ",\"hash\":\"%s\"}\n", h);
+	if (b->overflow) {
+		fail(a, "record too large", EMSGSIZE);
+		return -1;
+	}
+	{
+		ssize_t n = write(a->fd, b->p, b->len);
+		if (n != (ssize_t)b->len) {
+			int e = n < 0 ? errno : ENOSPC;
+			/* A partial record is a torn line: the verifier reports it as such. */
+			fail(a, "write", e);
+			return -1;
+		}
+	}
+	a->seq++;
+	memcpy(a->prev, h, sizeof(h));
+	a->since_checkpoint++;
+	if (a->fsync == AUDIT_FSYNC_ALWAYS) {
+		if (fdatasync(a->fd) < 0) {
+			fail(a, "fsync", errno);
+			return -1;
+		}
+	} else {
+		uint64_t now = now_ns();
+		if (!a->unsynced_since)
+			a->unsynced_since = now;
+		else if (now - a->unsynced_since >= a->batch_ns) {
+			if (fdatasync(a->fd) < 0) {
+				fail(a, "fsync", errno);
+				return -1;
+			}
+			a->unsynced_since = 0;
+		}
+	}
+	return 0;
+}
+
+static int
+checkpoint(struct audit *a)
+{
+	EVP_MD_CTX *m;
+	unsigned char sig[64];
+	size_t sl = sizeof(sig);
+	char msg[256], sighex[129], extra[512];
+	struct event ev = { .type = "audit.checkpoint" };
+	int r;
+
+	if (a->failed)
+		return -1;
+	snprintf(msg, sizeof(msg), "%s%llu\n%s\n", AUDIT_SIG_DOMAIN,
+	    (unsigned long long)(a->seq + 1), a->prev);
+	m = EVP_MD_CTX_new();
+	if (!m || EVP_DigestSignInit(m, NULL, NULL, NULL, a->key) <= 0 ||
+	    EVP_DigestSign(m, sig, &sl, (const unsigned char *)msg, strlen(msg)) <= 0) {
+		EVP_MD_CTX_free(m);
+		fail(a, "sign checkpoint", EINVAL);
+		return -1;
+	}
+	EVP_MD_CTX_free(m);
+	hex(sig, sl, sighex);
+	snprintf(extra, sizeof(extra), "\"head\":\"%s\",\"count\":%llu,\"key\":\"%s\",\"sig\":\"%s\"",
+	    a->prev, (unsigned long long)a->seq, a->pub, sighex);
+	r = write_record(a, &ev, extra);
+	a->since_checkpoint = 0;
+	a->last_checkpoint = now_ns();
+	return r;
+}
+
+int
+audit_append(struct audit *a, const struct event *ev)
+{
+	if (write_record(a, ev, NULL) < 0)
+		return -1;
+	if (a->since_checkpoint >= a->checkpoint_records)
+		return checkpoint(a);
+	return 0;
+}
+
+const char *
+audit_failed(const struct audit *a)
+{
+	return a->failed;
+}
+
+const char *
+audit_pubkey(const struct audit *a)
+{
+	return a->pub;
+}
+
+void
+audit_tick(struct audit *a)
+{
+	uint64_t now = now_ns();
+
+	if (a->failed)
+		return;
+	if (a->since_checkpoint && now - a->last_checkpoint >= a->checkpoint_ns)
+		checkpoint(a);
+	if (a->unsynced_since && now - a->unsynced_since >= a->batch_ns) {
+		if (fdatasync(a->fd) < 0)
+			fail(a, "fsync", errno);
+		a->unsynced_since = 0;
+	}
+}
+
+int
+audit_close(struct audit *a, struct werr *err)
+{
+	int r = 0;
+
+	if (!a)
+		return 0;
+	if (a->since_checkpoint && checkpoint(a) < 0)
+		r = -1;
+	if (!a->failed && fsync(a->fd) < 0)
+		fail(a, "fsync", errno);
+	if (a->failed) {
+		werr_set(err, "%s", a->failed);
+		r = -1;
+	}
+	close(a->fd);
+	EVP_PKEY_free(a->key);
+	sbuf_free(&a->rec);
+	free(a->path);
+	free(a->sandbox);
+	free(a);
+	return r;
+}
+
+const char *
+audit_moved_aside(const struct audit *a)
+{
+	return a->moved[0] ? a->moved : NULL;
+}
