@@ -384,6 +384,18 @@ machine_info() {
     printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
         "${virt:+, virtualisation: $virt}"
     printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0)" || echo "unprivileged user (uid $EUID)")"
+    # warden creates and removes its state directory on every run: on a disk
+    # filesystem (as /run is in some containers) that costs more than on tmpfs.
+    local state
+    if ((EUID == 0)); then
+        state=/run
+    elif [[ -n "${XDG_RUNTIME_DIR:-}" ]]; then
+        state="$XDG_RUNTIME_DIR"
+    else
+        state=/tmp
+    fi
+    printf -- '- warden state directory under %s: %s\n' "$state" \
+        "$(findmnt -n -o FSTYPE -T "$state" 2>/dev/null || echo unknown)"
 }
 
 tool_versions() {
