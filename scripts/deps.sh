@@ -6,12 +6,12 @@
 set -eu
 
 profile=${1:-build}
-build="gcc make meson ninja-build pkg-config libc6-dev libseccomp-dev libyaml-dev libssl-dev libpsl-dev libidn2-dev"
+build="gcc make meson ninja-build pkg-config libc6-dev libseccomp-dev libyaml-dev libssl-dev libpsl-dev libidn2-dev libjansson-dev"
 case "$profile" in
 build) pkgs="$build" ;;
 demo)  pkgs="$build python3" ;;
 test)       pkgs="$build python3 iproute2 passwd util-linux procps openssl curl git nodejs ca-certificates" ;;
-bench)      pkgs="$build bubblewrap hyperfine time socat ripgrep nodejs npm" ;;
+bench)      pkgs="$build bubblewrap hyperfine time socat ripgrep nodejs npm tinyproxy-bin" ;;
 fuzz)       pkgs="$build clang libclang-rt-14-dev" ;;
 *) echo "usage: $0 build|test|demo|bench|fuzz" >&2; exit 2 ;;
 esac

@@ -16,6 +16,8 @@ int cmd_ps(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Who the agent runs as: the caller when rootless, else process.run_as_user. */
 struct agent_ident {

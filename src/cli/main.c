@@ -17,7 +17,9 @@ static const struct {
 	{ "ps", cmd_ps, "list running sandboxes" },
 	{ "inspect", cmd_inspect, "show a sandbox's confinement as seen from outside" },
 	{ "stop", cmd_stop, "stop a sandbox (TERM, then KILL)" },
-	{ "policy", cmd_policy, "check, show or print the default policy" },
+	{ "policy", cmd_policy, "check, show, set or print the default policy" },
+	{ "logs", cmd_logs, "show a sandbox's audit trail" },
+	{ "audit", cmd_audit, "verify or export an audit trail" },
 };
 
 static void
