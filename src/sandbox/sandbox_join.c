@@ -58,7 +58,7 @@ sandbox_join_exec(pid_t init_pid, const struct policy *p, const char *workdir,
 		if (confine_identity(uid, gid, err) < 0 || landlock_apply(&ll, err) < 0)
 			goto fail;
 		if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ||
-		    seccomp_apply(err) < 0)
+		    seccomp_apply(NULL, err) < 0)
 			goto fail;
 		environ = (char **)envp;
 		execvp(argv[0], argv);

@@ -36,6 +36,7 @@
 #include "../lib/evloop.h"
 #include "../lib/hash.h"
 #include "sandbox_control.h"
+#include "sandbox_execmon.h"
 #include "sandbox_state.h"
 
 /*
@@ -119,6 +120,7 @@ struct sup {
 	struct policy *owned;		/* a reloaded policy, freed when replaced */
 	uint64_t revision;
 	/* Audit. */
+	struct execmon *execmon;
 	struct audit *audit;
 	bool audit_reported;		/* its failure was announced */
 	uint64_t started_ns;
@@ -407,6 +409,7 @@ on_tick(void *arg)
 
 	if (s->proxy)
 		proxy_tick(s->proxy);
+	execmon_tick(s->execmon);
 	control_sweep(s->control);
 	if (s->audit) {
 		audit_tick(s->audit);
@@ -520,6 +523,18 @@ on_ctl(struct ev_io *io, uint32_t events)
 			tty_raw(s);
 			evloop_add(s->loop, &s->master_io, s->master, EPOLLIN, on_master, s);
 			evloop_add(s->loop, &s->stdin_io, 0, EPOLLIN, on_stdin, s);
+		}
+		break;
+	case CTL_EXECMON:
+		if (fd >= 0 && !s->execmon) {
+			struct werr err = { 0 };
+			s->execmon = execmon_start(s->loop, steal_fd(&fd), s->st.policy_hash,
+			    &s->revision, &err);
+			if (!s->execmon)
+				log_warnx("%s: programs the agent runs are not recorded", err.msg);
+		} else if (fd < 0) {
+			log_warnx("the kernel cannot notify seccomp calls: programs the agent runs "
+			    "are not recorded");
 		}
 		break;
 	case CTL_STARTED:
@@ -713,6 +728,7 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		status = -1;
 	}
 	control_close(s.control);
+	execmon_stop(s.execmon);
 	record_stop(&s, status >= 0 ? status : err->exit ? err->exit : WEXIT_FAILURE);
 	proxy_free(s.proxy);
 	event_set_sink(NULL, NULL);

@@ -82,8 +82,21 @@ agent_main(const struct sandbox_spec *s, int ctl, int pty_slave,
 	/* Mark every fd past stdio close-on-exec; ctl stays usable until exec. */
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		werr_sys(&err, "close_range"), ctl_die(ctl, &err);
-	if (seccomp_apply(&err) < 0)
-		ctl_die(ctl, &err);
+	{
+		int listener = -1;
+		struct ctl_msg m = { .type = CTL_EXECMON };
+
+		if (seccomp_apply(&listener, &err) < 0)
+			ctl_die(ctl, &err);
+		/*
+		 * The monitor must hold the fd before the exec below, which is
+		 * the first call it is notified of.
+		 */
+		if (ctl_send(ctl, &m, listener) < 0)
+			werr_sys(&err, "pass the exec monitor"), ctl_die(ctl, &err);
+		if (listener >= 0)
+			close(listener);
+	}
 	/* PATH lookup must use the agent's PATH, not the supervisor's. */
 	environ = (char **)s->envp;
 	execvp(s->argv[0], s->argv);

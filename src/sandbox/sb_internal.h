@@ -16,6 +16,7 @@ enum ctl_type {
 	CTL_WARN,		/* init → supervisor: a warning to print */
 	CTL_INFO,		/* init → supervisor: what was applied */
 	CTL_NETFD,		/* init → supervisor: a proxy socket (value = NET_FD_*) */
+	CTL_EXECMON,		/* agent → supervisor: seccomp notification fd (or none) */
 };
 
 struct ctl_msg {
@@ -49,8 +50,13 @@ int landlock_prepare(const struct policy *p, const char *workdir, const char *ho
 int landlock_apply(const struct landlock_result *r, struct werr *err);
 
 /* ---- seccomp ------------------------------------------------------------- */
-/* Load the filter into the calling thread; call last before exec. */
-int seccomp_apply(struct werr *err);
+/*
+ * Load the filter into the calling thread; call last before exec.  With
+ * listener, the agent's variant whose exec/exit calls notify the
+ * supervisor: *listener receives the notification fd (-1 when the kernel
+ * cannot notify, and the plain filter was loaded instead).
+ */
+int seccomp_apply(int *listener, struct werr *err);
 
 /* ---- identity and capabilities ----------------------------------------- */
 /* setgroups/setresgid/setresuid, drop every capability, no_new_privs. */

@@ -128,7 +128,7 @@ build(scmp_filter_ctx ctx, struct werr *err)
 }
 
 int
-seccomp_rules_build(scmp_filter_ctx *out, struct werr *err)
+seccomp_rules_build(scmp_filter_ctx *out, bool notify_exec, struct werr *err)
 {
 	scmp_filter_ctx ctx;
 	int rc;
@@ -146,6 +146,16 @@ seccomp_rules_build(scmp_filter_ctx *out, struct werr *err)
 		return werr_errno(err, -rc, "seccomp: attributes");
 	}
 	if (build(ctx, err) < 0) {
+		seccomp_release(ctx);
+		return -1;
+	}
+	/*
+	 * Record-only notifications: the monitor never denies, so nothing here
+	 * depends on the arguments it reads (which another thread could change).
+	 */
+	if (notify_exec && (add(ctx, SCMP_ACT_NOTIFY, "execve", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_NOTIFY, "execveat", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_NOTIFY, "exit_group", 0, NULL, err) < 0)) {
 		seccomp_release(ctx);
 		return -1;
 	}
