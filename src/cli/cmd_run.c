@@ -214,6 +214,10 @@ cmd_run(int argc, char **argv)
 	} else {
 		snprintf(audit_path, sizeof(audit_path), "%s/%s/audit.jsonl", audit_dir, name);
 	}
+	if (strchr(audit_path, '\n')) {
+		fprintf(stderr, "warden run: the audit trail's path may not contain a newline\n");
+		return WEXIT_FAILURE;
+	}
 	snprintf(audit_key, sizeof(audit_key), "%s/audit.key", audit_dir);
 	spec.audit_path = audit_path;
 	spec.audit_key = audit_key;

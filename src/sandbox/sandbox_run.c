@@ -705,6 +705,7 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		if (*c == '\n')
 			*c = ' ';
 	snprintf(s.st.limits, sizeof(s.st.limits), "%s", lp.method);
+	snprintf(s.st.audit_path, sizeof(s.st.audit_path), "%s", spec->audit_path);
 
 	evloop_add(s.loop, &s.ctl_io, s.ctl, EPOLLIN, on_ctl, &s);
 	evloop_add(s.loop, &s.sig_io, s.sigfd, EPOLLIN, on_signal, &s);

@@ -108,10 +108,11 @@ state_write(const char *dir, const struct sb_state *st, const char *policy_yaml,
 		return -1;
 	text = xasprintf("name=%s\nsupervisor_pid=%d\ninit_pid=%d\ninit_start=%" PRIu64
 	    "\nagent_pid=%d\nstarted=%" PRId64 "\npolicy_hash=%s\npolicy_revision=%" PRIu64 "\nworkdir=%s\nhome=%s\n"
-	    "uid=%u\ngid=%u\ncommand=%s\nlandlock_abi=%d\nlandlock_scoped=%d\nlimits=%s\n",
+	    "uid=%u\ngid=%u\ncommand=%s\nlandlock_abi=%d\nlandlock_scoped=%d\nlimits=%s\naudit_path=%s\n",
 	    st->name, st->supervisor_pid, st->init_pid, st->init_start, st->agent_pid,
 	    st->started, st->policy_hash, st->policy_revision, st->workdir, st->home, (unsigned)st->uid,
-	    (unsigned)st->gid, st->command, st->landlock_abi, st->landlock_scoped, st->limits);
+	    (unsigned)st->gid, st->command, st->landlock_abi, st->landlock_scoped, st->limits,
+	    st->audit_path);
 	return write_atomic(dir, "state", text, err);
 }
 
@@ -204,6 +205,7 @@ state_load(const char *name, struct sb_state *st, char *dir, size_t n, struct we
 	st->landlock_abi = (int)field_num(text, "landlock_abi");
 	st->landlock_scoped = field_num(text, "landlock_scoped") == 1;
 	field(text, "limits", st->limits, sizeof(st->limits));
+	field(text, "audit_path", st->audit_path, sizeof(st->audit_path));
 	if (st->init_pid <= 0 || proc_start_time(st->init_pid) != st->init_start)
 		return werr_set(err, "sandbox '%s' is not running (its init process is gone)", name);
 	return 0;

@@ -36,6 +36,7 @@ struct sb_state {
 	int landlock_abi;
 	bool landlock_scoped;
 	char limits[32];
+	char audit_path[PATH_MAX];	/* the sandbox's audit trail */
 };
 
 int state_base(char *out, size_t n, struct werr *err);
