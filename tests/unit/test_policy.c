@@ -1709,6 +1709,40 @@ test_fuzz(void)
 	free(full);
 }
 
+/* The audit section: defaults, values, errors, canonical form. */
+static void
+test_audit_section(void)
+{
+	struct policy p;
+	char *c;
+
+	printf("# audit section\n");
+	if (EXPECT_OK("version: 1\n", &p)) {
+		CHECK_INT(p.audit_fsync, AUDIT_SYNC_BATCH);
+		CHECK_INT(p.audit_on_failure, AUDIT_FAIL_DENY);
+		CHECK_NULL(p.audit_path);
+		c = policy_canonical(&p);
+		CHECK(strstr(c, "audit:\n  fsync: batch\n  on_failure: deny\n"),
+		    "canonical form writes the audit defaults");
+		free(c);
+		policy_free(&p);
+	}
+	if (EXPECT_OK("version: 1\naudit:\n  path: /var/log/w/a.jsonl\n  fsync: always\n"
+	    "  on_failure: stop\n", &p)) {
+		CHECK_INT(p.audit_fsync, AUDIT_SYNC_ALWAYS);
+		CHECK_INT(p.audit_on_failure, AUDIT_FAIL_STOP);
+		CHECK_STR(p.audit_path, "/var/log/w/a.jsonl");
+		check_round_trip(&p, "audit section");
+		policy_free(&p);
+	}
+	EXPECT_ERR("version: 1\naudit:\n  fsync: sometimes\n", 3, 10, "unknown audit.fsync 'sometimes'");
+	EXPECT_ERR("version: 1\naudit:\n  on_failure: ignore\n", 3, 15,
+	    "unknown audit.on_failure 'ignore'");
+	EXPECT_ERR("version: 1\naudit:\n  path: logs/a.jsonl\n", 3, 9, "audit.path 'logs/a.jsonl'");
+	EXPECT_ERR("version: 1\naudit:\n  rotate: daily\n", 3, 3, "unknown key 'rotate' in audit");
+	EXPECT_ERR("version: 1\naudit: [batch]\n", 2, 8, "audit");
+}
+
 int
 main(void)
 {
@@ -1738,6 +1772,7 @@ main(void)
 	test_parse_cpu();
 	test_names();
 	test_fuzz();
+	test_audit_section();
 
 	printf("1..%d\n", n_pass + n_fail);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
