@@ -145,8 +145,8 @@ build_commands() {
 
     # warden with its embedded default policy (user+mount+pid+net+ipc+uts+
     # cgroup namespaces, read-only system dirs, workdir rw, private /tmp and
-    # HOME, deny masks, Landlock, seccomp, egress proxy). No policy file: the
-    # default is what agents get.
+    # HOME, deny masks, Landlock, seccomp, egress proxy, audit trail, exec
+    # monitor). No policy file: the default is what agents get.
     CMD_warden=("$WARDEN" run -- /bin/true)
 
     # Bare bwrap with the isolation warden's default gives that bwrap has a
@@ -514,7 +514,10 @@ Notes:
   the 1.3x target is the budget for what warden adds on top: \`deny\` masks,
   Landlock, seccomp, rlimits, a private \`/dev/shm\`, the state directory, and
   the supervisor with its egress proxy (listeners in the sandbox's network
-  namespace, attribution, control socket).
+  namespace, attribution, control socket), its audit trail (signing key,
+  hash-chained records, a signed checkpoint and an fsync at exit) and its
+  exec monitor (the agent's execve and exit_group reported to the
+  supervisor).
 - Ratio per round (warden median / bwrap median): $(round_ratios).
 - srt needs \`allowedDomains: []\` to isolate the network at all. With it, each
   run starts node, an in-process HTTP/SOCKS proxy, a host-side socat bridge,
