@@ -172,7 +172,8 @@ record_time_ns(const char *s)
 	if ((*p != 'Z' && *p != 'z') || p[1])
 		return -1;
 	t = timegm(&tm);
-	if (t == (time_t)-1)
+	/* Nanoseconds in an int64_t end in 2262; no record is written after that. */
+	if (t == (time_t)-1 || t >= INT64_MAX / 1000000000)
 		return -1;
 	return (int64_t)t * 1000000000 + frac;
 }

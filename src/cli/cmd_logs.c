@@ -142,7 +142,11 @@ parse_rfc3339(const char *s, size_t len, int64_t *ns)
 	t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -1;
-	*ns = ((int64_t)t - off) * 1000000000 + frac;
+	/* Past 2262 nanoseconds overflow: later than any record, which is all --since needs. */
+	if ((int64_t)t - off >= INT64_MAX / 1000000000)
+		*ns = INT64_MAX;
+	else
+		*ns = ((int64_t)t - off) * 1000000000 + frac;
 	return 0;
 }
 
