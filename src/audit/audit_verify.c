@@ -624,15 +624,22 @@ feed_line(struct verifier *v, const char *p, size_t len)
 	unsigned int hl = 0;
 
 	v->line++;
+	/*
+	 * Not counted as a record: reading a file, such a line is rejected
+	 * before its end (if any) is seen.
+	 */
+	if (len > LINE_MAX_LEN) {
+		if (!v->stopped)
+			bad(v, 0, "line %llu: longer than 256 KiB, which no record is -- not an "
+			    "audit record", (unsigned long long)v->line);
+		else if (v->looking)
+			v->look_lines++;
+		return;
+	}
 	r->records++;
 	if (v->stopped) {
 		if (v->looking)
 			look_ahead(v, p, len);
-		return;
-	}
-	if (len > LINE_MAX_LEN) {
-		bad(v, 0, "line %llu: longer than 256 KiB, which no record is -- not an audit "
-		    "record", (unsigned long long)v->line);
 		return;
 	}
 	if (len == 0) {

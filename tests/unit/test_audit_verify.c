@@ -468,7 +468,9 @@ flip(const char *desc, size_t ln, const char *at, int off, enum audit_verdict wa
 		p += off + strcspn(p + off, "abcdef");
 		*p = (char)(*p - 'a' + 'A');
 	} else
-		p[off] = (char)(p[off] == '1' ? '2' : p[off] == 'a' ? 'b' : p[off] ^ 1);
+		/* Digits stay digits (no leading zero), hex digits stay hex. */
+		p[off] = (char)(p[off] == '9' ? '8' : p[off] == 'f' ? 'e' :
+		    strchr("012345678abcde", p[off]) ? p[off] + 1 : p[off] ^ 1);
 	verify_lines(&L, NULL);
 	CHECK(R.verdict == want && R.bad_line == want_line && strstr(R.why, want_why),
 	    "%s: %s at line %llu (got %s at line %llu: %s)", desc, verdict_name(want),
@@ -483,7 +485,7 @@ test_flips(void)
 {
 	begin("a flipped byte");
 	flip("seq digit", 5, "{\"seq\":", 7, AUDIT_BAD, 5,
-	    "record 4 (line 5): hash does not match its contents -- the record was edited");
+	    "record 6 (line 5): hash does not match its contents -- the record was edited");
 	flip("time", 5, "\"time\":\"", 14, AUDIT_BAD, 5, "hash does not match its contents");
 	flip("sandbox name", 6, "\"sandbox\":\"", 11, AUDIT_BAD, 6,
 	    "record 6 (line 6): hash does not match");
