@@ -13,12 +13,10 @@
 WORKDIR=$(mk_workdir wd)
 SYS_RO=$(system_ro)
 
-for tool in curl; do
-	if ! command -v $tool >/dev/null; then
-		echo "Bail out! $tool is needed (scripts/deps.sh test installs it)"
-		exit 1
-	fi
-done
+if ! command -v curl >/dev/null; then
+	echo "Bail out! curl is needed (scripts/deps.sh test installs it)"
+	exit 1
+fi
 
 # The default trail location: never the runner's own state directory.
 if is_root; then
@@ -55,7 +53,7 @@ network_policies:
       - {path: "/usr/bin/python3*"}
 EOF
 
-# py EXPR-PROGRAM ARGS...: run a small python3 check on files (prints its result).
+# py PROGRAM ARGS...: a small python3 check over files (prints its result).
 py() {
 	"$PYTHON" -c "$@"
 }
