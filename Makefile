@@ -44,6 +44,7 @@ bench:
 	$(MAKE) --no-print-directory build
 	bash scripts/bench-deps.sh
 	bash bench/startup.sh
+	bash bench/audit.sh
 
 $(FUZZBUILD)/build.ninja:
 	CC=clang meson setup $(FUZZBUILD) --buildtype=debugoptimized -Dfuzzing=true -Db_lundef=false
