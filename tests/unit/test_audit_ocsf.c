@@ -797,6 +797,33 @@ test_not_records(const char *line)
 	}
 }
 
+/*
+ * product.version comes from a sandbox.start record and is kept in a fixed
+ * buffer: a long one made of multibyte characters is cut between
+ * characters, so the OCSF output stays valid UTF-8 (jansson checks).
+ */
+static void
+test_version_cut(void)
+{
+	char start[1024], v[200] = "";
+	const char *next = "{\"seq\":2,\"time\":\"2026-11-23T21:54:36.883Z\",\"sandbox\":\"x\","
+	    "\"event\":\"policy.load\",\"prev\":\"p\",\"hash\":\"h\"}";
+	json_t *o;
+
+	cur_test = "version";
+	for (int i = 0; i < 45; i++)
+		memcpy(v + 2 * i, "\xc3\xa9", 3);
+	snprintf(start, sizeof(start), "{\"seq\":1,\"time\":\"2026-11-23T21:54:36.883Z\","
+	    "\"sandbox\":\"x\",\"event\":\"sandbox.start\",\"warden_version\":\"%s\","
+	    "\"prev\":\"p\",\"hash\":\"g\"}", v);
+	json_decref(ocsf_of(start));
+	o = ocsf_of(next);
+	CHECK(o && jstr(o, "metadata.product.version") &&
+	    strlen(jstr(o, "metadata.product.version")) == 62,
+	    "a 90-byte version of 2-byte characters is kept as 31 whole characters");
+	json_decref(o);
+}
+
 /* audit_export_ocsf(): the whole file, one event per record. */
 static void
 test_export(const char *path, char **lines, size_t n, const char *dir)
@@ -884,6 +911,7 @@ main(void)
 		test_human(lines);
 		test_not_records(lines[2]);
 		test_export(path, lines, n, dir);
+		test_version_cut();
 	}
 	for (size_t i = 0; i < n; i++)
 		free(lines[i]);
