@@ -12,10 +12,11 @@
  * line is scanned once as JSON (the scan also picks out the few top-level
  * members the verifier needs: "event" and a checkpoint's "head", "count",
  * "key" and "sig").  Nothing is unescaped, copied or allocated per record,
- * so verification runs at the speed of SHA-256.
+ * so a record costs little more than its SHA-256.
  *
  * Then, in this order, because the first failed check names the tampering
- * most precisely: the hash recomputed from the stored bytes (an edit), seq
+ * most precisely: the hash recomputed from the stored bytes (an edit; it
+ * needs only the fixed end, so it comes before the JSON scan), seq
  * one more than the previous record's (a removal, insertion, duplicate or
  * reordering), prev equal to the previous record's hash (the same, done by
  * someone who renumbered), and for a checkpoint its head, count, key and
@@ -652,12 +653,8 @@ feed_line(struct verifier *v, const char *p, size_t len)
 		    "N a positive number)", (unsigned long long)v->line);
 		return;
 	}
-	if (len < MIN_LEN + nd ||
-	    memcmp(p + 7 + nd, TIME_PREFIX, sizeof(TIME_PREFIX) - 1) != 0 ||
-	    !time_ok(p + 7 + nd + sizeof(TIME_PREFIX) - 1) ||
-	    p[7 + nd + sizeof(TIME_PREFIX) - 1 + TIME_LEN] != '"') {
-		bad(v, seq, "%s: not an audit record (\"time\" does not follow \"seq\" as an "
-		    "RFC 3339 UTC time with nanoseconds)", rec(v, seq));
+	if (len < MIN_LEN + nd) {
+		bad(v, seq, "%s: not an audit record (too short)", rec(v, seq));
 		return;
 	}
 	tail = p + len - TAIL_LEN;
@@ -670,11 +667,6 @@ feed_line(struct verifier *v, const char *p, size_t len)
 	    memcmp(tail - PREV_LEN, ",\"prev\":\"", 9) != 0 || tail[-1] != '"') {
 		bad(v, seq, "%s: not an audit record (it does not end with \"prev\" and \"hash\")",
 		    rec(v, seq));
-		return;
-	}
-	if (!jscan_record(&s, p, len)) {
-		bad(v, seq, "%s: not valid JSON at byte %zu (%s)", rec(v, seq),
-		    (size_t)((const char *)s.p - p) + 1, s.err);
 		return;
 	}
 	/* hash = SHA-256(line up to ,"hash":" followed by '}'). */
@@ -691,6 +683,22 @@ feed_line(struct verifier *v, const char *p, size_t len)
 		else
 			bad(v, seq, "%s: hash does not match its contents -- the record was edited",
 			    rec(v, seq));
+		return;
+	}
+	/*
+	 * The record is as its writer made it; is it what warden's writer
+	 * makes?  (Checked after the hash, so that an edit is named as one.)
+	 */
+	if (memcmp(p + 7 + nd, TIME_PREFIX, sizeof(TIME_PREFIX) - 1) != 0 ||
+	    !time_ok(p + 7 + nd + sizeof(TIME_PREFIX) - 1) ||
+	    p[7 + nd + sizeof(TIME_PREFIX) - 1 + TIME_LEN] != '"') {
+		bad(v, seq, "%s: not an audit record (\"time\" does not follow \"seq\" as an "
+		    "RFC 3339 UTC time with nanoseconds)", rec(v, seq));
+		return;
+	}
+	if (!jscan_record(&s, p, len)) {
+		bad(v, seq, "%s: not valid JSON at byte %zu (%s)", rec(v, seq),
+		    (size_t)((const char *)s.p - p) + 1, s.err);
 		return;
 	}
 	if (seq != v->seq + 1) {

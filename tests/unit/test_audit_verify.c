@@ -502,7 +502,8 @@ test_flips(void)
 	    "record 3 (line 3): not an audit record (its \"prev\" is not 64 lowercase hex digits)");
 	flip("hash to uppercase", 3, "\"hash\":\"", 9, AUDIT_BAD, 3,
 	    "not an audit record (its \"hash\" is not 64 lowercase hex digits)");
-	flip("a quote", 3, "\"event\"", 6, AUDIT_BAD, 3, "not valid JSON");
+	flip("a quote", 3, "\"event\"", 6, AUDIT_BAD, 3,
+	    "record 3 (line 3): hash does not match its contents");
 	flip("the opening brace", 13, "{", 0, AUDIT_BAD, 13, "line 13: not an audit record");
 	flip("checkpoint sig", 11, "\"sig\":\"", 10, AUDIT_BAD, 11, "hash does not match");
 	flip("checkpoint key", 22, "\"key\":\"", 10, AUDIT_BAD, 22, "hash does not match");
