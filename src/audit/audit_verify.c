@@ -802,26 +802,31 @@ finish(struct verifier *v, const char *p, size_t len)
 	}
 	if (v->seq > r->last_signed_seq) {
 		uint64_t n = v->seq - r->last_signed_seq;
-		const char *s = n == 1 ? "" : "s";
+		char head[160];
+		const char *why;
+
 		if (!r->checkpoints)
-			snprintf(r->why, sizeof(r->why), "none of the %llu record%s is signed (there "
-			    "is no checkpoint): the sandbox is still running, warden was killed, or "
-			    "the trail was truncated", (unsigned long long)n, s);
-		else if (v->cp_after_stop && !v->tail_starts_run)
-			/*
-			 * warden closes a run with sandbox.stop and a checkpoint, and
-			 * begins the next with policy.load.
-			 */
-			snprintf(r->why, sizeof(r->why), "%llu record%s after the last signed "
-			    "checkpoint (seq %llu), which closed a run, and %s not begin a new run "
-			    "(policy.load) -- appended afterwards, not by warden",
-			    (unsigned long long)n, s, (unsigned long long)r->last_signed_seq,
-			    n == 1 ? "it does" : "they do");
+			snprintf(head, sizeof(head), "none of the %llu record%s is signed (there is no "
+			    "checkpoint)", (unsigned long long)n, n == 1 ? "" : "s");
 		else
-			snprintf(r->why, sizeof(r->why), "%llu record%s after the last signed "
-			    "checkpoint (seq %llu) %s not signed: the sandbox is still running, "
-			    "warden was killed, or the trail was truncated", (unsigned long long)n, s,
+			snprintf(head, sizeof(head), "%llu record%s after the last signed checkpoint "
+			    "(seq %llu) %s not signed", (unsigned long long)n, n == 1 ? "" : "s",
 			    (unsigned long long)r->last_signed_seq, n == 1 ? "is" : "are");
+		/*
+		 * warden ends a run with sandbox.stop and a checkpoint, and begins
+		 * the next with policy.load: a tail that breaks this pattern did
+		 * not come from a run that is still going or was killed.
+		 */
+		if (v->last_was_stop)
+			why = "the run ended (sandbox.stop) but the checkpoint warden writes after it "
+			    "is missing -- removed, or it could not be written";
+		else if (r->checkpoints && v->cp_after_stop && !v->tail_starts_run)
+			why = "the checkpoint before this tail closed a run, and the tail does not "
+			    "begin a new one (policy.load) -- appended afterwards, not by warden";
+		else
+			why = "the sandbox is still running, warden was killed, or the trail was "
+			    "truncated";
+		snprintf(r->why, sizeof(r->why), "%s: %s", head, why);
 	}
 }
 

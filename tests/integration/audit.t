@@ -300,11 +300,11 @@ expect_verify 1 "BAD: line $((N + 1)): seq $AL follows seq $N -- records were re
 expect_verify 1 "^[^ ]+: torn final line $N \\(it has no newline: a crash while writing, or a truncation\\); the $((N - 1)) records before it verify" \
 	"truncated mid-line: exit 1, the torn line named, the rest verifies" "$(tampered cut 40)"
 cut_cp=$(tampered cut $(($(tail -n 1 "$TRAIL" | wc -c))))
-expect_verify 0 "warning: none of the $((N - 1)) records is signed \\(there is no checkpoint\\)" \
-	"truncated at a line boundary before the final checkpoint: exit 0 with a warning that nothing is signed" "$cut_cp"
+expect_verify 0 "warning: none of the $((N - 1)) records is signed \\(there is no checkpoint\\): the run ended \\(sandbox.stop\\) but the checkpoint warden writes after it is missing" \
+	"the final checkpoint cut off: exit 0 with a warning that nothing is signed and the closing checkpoint is missing" "$cut_cp"
 expect_verify 1 "no checkpoint is signed with key $KEY" \
 	"... and with --key: exit 1, nothing is signed by that key" --key "$KEY" "$cut_cp"
-expect_verify 0 "warning: 1 record after the last signed checkpoint \\(seq $N\\), which closed a run, and it does not begin a new run \\(policy.load\\) -- appended afterwards, not by warden" \
+expect_verify 0 "warning: 1 record after the last signed checkpoint \\(seq $N\\) is not signed: the checkpoint before this tail closed a run, and the tail does not begin a new one \\(policy.load\\) -- appended afterwards, not by warden" \
 	"a forged record appended with its hash recomputed: exit 0, flagged as unsigned and appended after the run" \
 	"$(tampered append-forged)"
 expect_verify 1 "BAD: checkpoint record $((N + 2)) \\(line $((N + 2))\\): signed with key [0-9a-f]{64}, but the checkpoints before it with key $KEY" \

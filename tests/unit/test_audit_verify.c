@@ -511,10 +511,33 @@ test_flips(void)
 	flip("the final brace", 28, "\"}", 1, AUDIT_BAD, 28, "not an audit record");
 }
 
+/* Does reading buf through stdio give the report audit_verify_buffer gave (in R)? */
+static bool
+same_from_file(char *buf, size_t len)
+{
+	struct audit_report r2;
+	struct werr err = { 0 };
+	FILE *f = fmemopen(buf, len, "r");
+	bool same;
+
+	if (!f)
+		abort();
+	audit_verify(f, NULL, &r2, &err);
+	fclose(f);
+	same = memcmp(&R, &r2, sizeof(R)) == 0;
+	if (!same)
+		printf("# buffer: %s line %llu records %llu: %s\n# FILE:   %s line %llu records %llu: %s\n",
+		    verdict_name(R.verdict), (unsigned long long)R.bad_line,
+		    (unsigned long long)R.records, R.why, verdict_name(r2.verdict),
+		    (unsigned long long)r2.bad_line, (unsigned long long)r2.records, r2.why);
+	return same;
+}
+
 static void
 test_lines(void)
 {
 	struct lines L;
+	struct werr err = { 0 };
 	size_t len;
 	char *buf;
 
@@ -633,7 +656,6 @@ test_lines(void)
 	{
 		size_t big = 300 * 1024;
 		char *b2 = xmalloc(len + big + 1);
-		struct werr err = { 0 };
 		memcpy(b2, buf, len);
 		memset(b2 + len, 'x', big);
 		b2[len + big] = '\n';
@@ -643,9 +665,35 @@ test_lines(void)
 		audit_verify_buffer(b2, len + big, NULL, &R, &err);
 		CHECK(R.verdict == AUDIT_BAD && R.bad_line == 29 && strstr(R.why, "longer than 256 KiB"),
 		    "an over-long final line without newline: %s", R.why);
+		CHECK(same_from_file(b2, len + big + 1) && same_from_file(b2, len + big),
+		    "... the same reports from a FILE, which stops reading at 256 KiB");
 		free(b2);
 	}
 	free(buf);
+	lines_free(&L);
+
+	/*
+	 * A gap in the sequence, then an over-long line, then the missing
+	 * record: looking ahead skips the long line, in a buffer and a FILE.
+	 */
+	load_clean(&L);
+	{
+		char *moved = L.v[4], *b2, *big = xmalloc(300 * 1024 + 1);
+		size_t l2;
+		memmove(L.v + 4, L.v + 5, (L.n - 5) * sizeof(char *));
+		L.v[L.n - 1] = moved;
+		memset(big, 'x', 300 * 1024);
+		big[300 * 1024] = '\0';
+		lines_insert(&L, 10, big);
+		free(big);
+		b2 = join(&L, &l2);
+		audit_verify_buffer(b2, l2, NULL, &R, &err);
+		CHECK(R.verdict == AUDIT_BAD && R.bad_line == 5 &&
+		    strstr(R.why, "record 5 is missing (it is on line 29: records were reordered)"),
+		    "a record moved past an over-long line is found: %s", R.why);
+		CHECK(same_from_file(b2, l2), "... the same from a FILE");
+		free(b2);
+	}
 	lines_free(&L);
 }
 
@@ -702,7 +750,8 @@ test_truncation(void)
 	CHECK_INT(R.records, 27);
 	CHECK_INT(R.last_signed_seq, 22);
 	CHECK_STR(R.why, "5 records after the last signed checkpoint (seq 22) are not signed: "
-	    "the sandbox is still running, warden was killed, or the trail was truncated");
+	    "the run ended (sandbox.stop) but the checkpoint warden writes after it is missing -- "
+	    "removed, or it could not be written");
 	audit_verify_buffer(buf, strlen(L.v[0]) + 1 + strlen(L.v[1]) + 1, NULL, &R, &err);
 	CHECK_STR(R.why, "none of the 2 records is signed (there is no checkpoint): the sandbox "
 	    "is still running, warden was killed, or the trail was truncated");
@@ -788,13 +837,13 @@ test_forgery(void)
 	CHECK_VERDICT(AUDIT_OK);
 	CHECK_INT(R.records, 29);
 	CHECK_INT(R.last_signed_seq, 28);
-	CHECK_STR(R.why, "1 record after the last signed checkpoint (seq 28), which closed a "
-	    "run, and it does not begin a new run (policy.load) -- appended afterwards, not by "
-	    "warden");
+	CHECK_STR(R.why, "1 record after the last signed checkpoint (seq 28) is not signed: the "
+	    "checkpoint before this tail closed a run, and the tail does not begin a new one "
+	    "(policy.load) -- appended afterwards, not by warden");
 	append_forged(&L, "net.connect");
 	verify_lines(&L, NULL);
-	CHECK_HAS(R.why, "2 records after the last signed checkpoint (seq 28), which closed a run, "
-	    "and they do not begin a new run");
+	CHECK_HAS(R.why, "2 records after the last signed checkpoint (seq 28) are not signed: the "
+	    "checkpoint before this tail closed a run");
 	lines_free(&L);
 	load_clean(&L);
 	append_forged(&L, "policy.load");
