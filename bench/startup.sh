@@ -74,6 +74,7 @@ readonly PROBE_TIMEOUT=60 BENCH_TIMEOUT=120
 # Display order of the result rows. Each tool has a command array CMD_<tool>.
 readonly TOOLS=(warden bwrap srt true)
 SCRATCH_TMP=""
+LOAD_BEFORE="" LOAD_AFTER=""
 declare -A LABEL=([warden]="warden" [bwrap]="bwrap" [srt]="srt" [true]="/bin/true (no sandbox)")
 declare -A MEDIAN=() P90=() RSS=() NOTE=() NRUNS=() ROUND_MEDIANS=()
 declare -a CMD_warden=() CMD_bwrap=() CMD_srt=() CMD_true=()
@@ -493,6 +494,7 @@ one round (timed runs: $(run_counts)). Raw data: \`build/bench/\`.
 
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 $(machine_info)
+- Load average (1, 5, 15 min): ${LOAD_BEFORE} before the timed runs, ${LOAD_AFTER} after warden and bwrap
 $(tool_versions)
 
 $(results_table)
@@ -601,8 +603,12 @@ main() {
         die "warden failed to run /bin/true (${reason}); fix that before benchmarking."
     fi
 
+    # Other work on the machine inflates both tools, but not equally: the
+    # report says how busy the machine was while warden and bwrap were timed.
+    LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
     measure true || true
     measure_pair
+    LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
     if [[ ! -x "$SRT" ]]; then
         NOTE[srt]="not installed (${SRT#"$ROOT"/} missing; run scripts/bench-deps.sh)"
         log "srt: ${NOTE[srt]}"
