@@ -54,6 +54,32 @@ def connect_host(port):
     return go
 
 
+def http_via_proxy(url):
+    # Through warden's egress proxy (HTTP_PROXY is set in the sandbox).
+    def go():
+        import json
+        import urllib.error
+        import urllib.request
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return f"HTTP {r.status}"
+        except urllib.error.HTTPError as e:
+            body = json.loads(e.read() or b"{}")
+            raise OSError(1, f"HTTP {e.code}: {body.get('reason', '')}")
+    return go
+
+
+def run_program(argv):
+    def go():
+        import subprocess
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise OSError(1, (r.stderr or r.stdout).strip().splitlines()[-1]
+                          if (r.stderr or r.stdout).strip() else f"exit {r.returncode}")
+        return r.stdout.strip()[:60]
+    return go
+
+
 def new_userns():
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
@@ -64,6 +90,7 @@ def new_userns():
 
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 9
+    api = sys.argv[2] if len(sys.argv) > 2 else None
     print(f"agent: pid {os.getpid()}, uid {os.getuid()}, host {socket.gethostname()}")
     attempt("write ./notes.txt", write_workdir)
     attempt("read /etc/os-release", read_system)
@@ -74,6 +101,9 @@ def main():
     attempt(f"connect to the host's 127.0.0.1:{port}", connect_host(port))
     attempt("open a raw socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 1))
     attempt("create a user namespace (unshare)", new_userns)
+    if api:
+        attempt(f"python3: GET {api}", http_via_proxy(api))
+        attempt(f"curl: GET {api}", run_program(["curl", "-sS", "-f", api]))
 
 
 if __name__ == "__main__":
