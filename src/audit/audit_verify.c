@@ -805,9 +805,12 @@ finish(struct verifier *v, const char *p, size_t len)
 		char head[160];
 		const char *why;
 
-		if (!r->checkpoints)
-			snprintf(head, sizeof(head), "none of the %llu record%s is signed (there is no "
-			    "checkpoint)", (unsigned long long)n, n == 1 ? "" : "s");
+		if (!r->checkpoints && n == 1)
+			snprintf(head, sizeof(head), "its only record is not signed (there is no "
+			    "checkpoint)");
+		else if (!r->checkpoints)
+			snprintf(head, sizeof(head), "none of the %llu records is signed (there is no "
+			    "checkpoint)", (unsigned long long)n);
 		else
 			snprintf(head, sizeof(head), "%llu record%s after the last signed checkpoint "
 			    "(seq %llu) %s not signed", (unsigned long long)n, n == 1 ? "" : "s",

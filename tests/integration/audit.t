@@ -508,7 +508,16 @@ like "$(trail_query "$ST3" '[r["binary"] for r in ev("process.exec")]')" '/usr/b
 	"a program the agent runs with a query value in its URL is recorded (process.exec)"
 is "$(grep -c -e "$QMARK" "$ST3")" 0 "... without the query value"
 
-# ---- records the agent shapes must not break the trail -------------------------------------------
+# ---- records that must not break the trail ----------------------------------------------------------
+
+# A long command line (~350 KB of arguments) for the agent.
+ST5=$(mktmp args)/audit.jsonl
+# shellcheck disable=SC2046 # one argument per number
+sandbox "${HOSTS[@]}" --audit-log "$ST5" -- sh -c \
+	"curl -sS -o /dev/null -w '%{http_code}' http://files.example.com:$HTTP_PORT/echo" sh $(seq 1 60000)
+is "$OUT" 200 "an agent started with ~350 KB of arguments may still connect"
+expect_verify 0 "^$ST5: intact, [0-9]+ records, 1 signed checkpoint, key $KEY$" \
+	"... and its trail records the run, signed" "$ST5"
 
 # 64 arguments of 250 control characters each: escaped, argv is ~96 KiB of JSON.
 cat >"$WORKDIR/many-args.sh" <<'EOF'
