@@ -72,7 +72,7 @@ readonly TARGET_APPEND=100000 TARGET_VERIFY=1000000
 readonly STEP_TIMEOUT=300
 
 # Rows, in display order. Per row: samples (records/s, one per round),
-# records per run, seconds per run, CPU µs per record (append only), notes.
+# records per run, seconds per run, CPU µs per record, notes.
 readonly ROWS=(batch always verify human ocsf)
 declare -A LABEL=(
     [batch]="append, fsync batch (200 ms)"
@@ -147,24 +147,32 @@ append_round() {
 }
 
 # timed ROW RECORDS CMD...: wall-clock one command (stdout discarded); adds
-# RECORDS/elapsed to RATES.  Fails with NOTE set when CMD fails.
+# RECORDS/elapsed to RATES, and its CPU time per record (GNU time) to
+# CPU_US.  Fails with NOTE set when CMD fails.
 timed() {
-    local row=$1 records=$2 t0 t1 rc=0 err
+    local row=$1 records=$2 t0 t1 rc=0 err cpu
     shift 2
-    err="$(mktemp)"
+    err="$(mktemp)" cpu="$(mktemp)"
     t0="$(now_ns)"
-    timeout "$STEP_TIMEOUT" "$@" >/dev/null 2>"$err" || rc=$?
+    if [[ -x /usr/bin/time ]]; then
+        timeout "$STEP_TIMEOUT" /usr/bin/time -f '%U %S' -o "$cpu" "$@" >/dev/null 2>"$err" || rc=$?
+    else
+        timeout "$STEP_TIMEOUT" "$@" >/dev/null 2>"$err" || rc=$?
+    fi
     t1="$(now_ns)"
     if ((rc != 0)); then
         NOTE[$row]="failed (exit $rc): $(one_line <"$err")"
         log "${LABEL[$row]}: ${NOTE[$row]}"
-        rm -f "$err"
+        rm -f "$err" "$cpu"
         return 1
     fi
-    rm -f "$err"
     RATES[$row]+="$(awk -v n="$records" -v ns="$((t1 - t0))" 'BEGIN {printf "%.0f", n * 1e9 / ns}') "
     RECS[$row]+="$records "
     SECS[$row]+="$(awk -v ns="$((t1 - t0))" 'BEGIN {printf "%.6f", ns / 1e9}') "
+    if [[ -s $cpu ]]; then
+        CPU_US[$row]+="$(awk -v n="$records" '/^[0-9.]+ [0-9.]+$/ {printf "%.2f", ($1 + $2) * 1e6 / n}' "$cpu") "
+    fi
+    rm -f "$err" "$cpu"
 }
 
 verifier_available() {
@@ -246,8 +254,12 @@ verdict_line() {
     local v=MISS unit=records/s
     [[ $row == batch ]] && unit=events/s
     awk -v m="$m" -v t="$t" 'BEGIN {exit !(m >= t)}' && v=PASS
-    printf -- '- **%s** — %s: %s %s (target >= %s; %sx the target)\n' "$v" "${LABEL[$row]}" \
-        "$(thousands "$m")" "$unit" "$(thousands "$t")" "$(ratio "$m" "$t")"
+    local cpu=""
+    # shellcheck disable=SC2086 # one number per round
+    [[ -n ${CPU_US[$row]:-} ]] &&
+        cpu="; $(thousands "$(awk -v u="$(median ${CPU_US[$row]})" 'BEGIN {printf "%.0f", 1e6 / u}')") per CPU-second"
+    printf -- '- **%s** — %s: %s %s (target >= %s; %sx the target%s)\n' "$v" "${LABEL[$row]}" \
+        "$(thousands "$m")" "$unit" "$(thousands "$t")" "$(ratio "$m" "$t")" "$cpu"
     [[ $v == PASS ]]
 }
 
@@ -306,7 +318,10 @@ round. Per-round output: \`build/bench/audit-rounds.out\`.
   append to the end of \`audit_close()\`, final checkpoint and fsync included.
   *batch* is \`audit.fsync: batch\` (the default: fdatasync at most 200 ms after
   a record, in the appending thread); *always* fdatasyncs before each append
-  returns. CPU µs/record is the writer's user + system time per record.
+  returns.
+- CPU µs/record: user + system time per record (the writer's, from
+  getrusage; the commands', from GNU time). Unlike the rates, it hardly
+  moves with the machine's load.
 - *Verify*: \`warden audit verify\` on the trail the batch round wrote
   (checkpoint records included in the count), wall clock of the command.
 - *Read*: \`warden logs\` and \`warden logs --ocsf\` on the first ${READ_RECORDS}
