@@ -576,6 +576,11 @@ is "$(stat -c '%a' "$(dirname "$dtrail")" 2>&1)" 700 "... in a directory of mode
 is "$(stat -c '%a' "$KEY_FILE" 2>&1)" 600 "the signing key $KEY_FILE is mode 0600"
 expect_verify 0 "^$dtrail: intact, [0-9]+ records, 1 signed checkpoint, key $KEY$" \
 	"the default trail verifies with the same key" "$dtrail"
+# (these runs keep their own trail in the scratch directory, not in the default one)
+PROBE_POLICY=$(mktmp pol)/probe.yaml
+sed "s|^network_policies:|audit:\n  path: $T_TMP/probe-audit.jsonl\nnetwork_policies:|" "$POLICY" >"$PROBE_POLICY"
+chmod 644 "$PROBE_POLICY"
+POLICY=$PROBE_POLICY
 expect_err "ENOENT|EACCES" "the trail is not visible inside a sandbox" read "$dtrail"
 expect_err "ENOENT|EACCES" "neither is the signing key" read "$KEY_FILE"
 
