@@ -4,8 +4,9 @@
  * child subreaper and plants a scenario (processes that open TCP
  * connections to listeners this test owns on 127.0.0.1 and ::1), then
  * reaps until it is killed with its process group.  Every lookup is made
- * twice, through a sock_diag socket and through /proc/R/net/tcp{,6}, and
- * both answers must agree.
+ * three times, through a sock_diag socket and through /proc/R/net/tcp{,6}
+ * (both with the process cache), and through sock_diag with the cache off
+ * (every process read afresh), and all answers must agree.
  *
  * Helpers report over a pipe with a fixed-size message (tag, pid, ppid),
  * so the test knows the pids it expects.  A helper that must run as a
@@ -310,10 +311,11 @@ wait_gone(pid_t pid)
 /* ---- lookups through both methods ---------------------------------------------- */
 
 struct both {
-	struct attrib *ad, *ap;	/* sock_diag, /proc/net */
-	int rd, rp;
-	struct identity d, p;
-	struct werr ed, ep;
+	struct attrib *ad, *ap, *af;	/* sock_diag, /proc/net, sock_diag without cache */
+	int rd, rp, rf;
+	struct identity d, p, f;
+	struct werr ed, ep, ef;
+	struct attrib_stats sd;	/* of ad's last lookup */
 };
 
 static bool
@@ -327,7 +329,14 @@ open_both(struct both *b, pid_t root)
 	if (!CHECK(b->ad != NULL, "attrib_new with sock_diag (%s)", err.msg))
 		return false;
 	b->ap = attrib_new(root, -1, &err);
-	return CHECK(b->ap != NULL, "attrib_new with /proc/net (%s)", err.msg);
+	if (!CHECK(b->ap != NULL, "attrib_new with /proc/net (%s)", err.msg))
+		return false;
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	b->af = attrib_new(root, nl, &err);
+	if (!CHECK(b->af != NULL, "attrib_new without cache (%s)", err.msg))
+		return false;
+	attrib_set_cache(b->af, false);
+	return true;
 }
 
 static void
@@ -335,8 +344,10 @@ close_both(struct both *b)
 {
 	identity_free(&b->d);
 	identity_free(&b->p);
+	identity_free(&b->f);
 	attrib_free(b->ad);
 	attrib_free(b->ap);
+	attrib_free(b->af);
 }
 
 static void
@@ -347,30 +358,51 @@ lookup_both(struct both *b, int cfd)
 
 	identity_free(&b->d);
 	identity_free(&b->p);
+	identity_free(&b->f);
 	memset(&b->ed, 0, sizeof(b->ed));
 	memset(&b->ep, 0, sizeof(b->ep));
+	memset(&b->ef, 0, sizeof(b->ef));
 	if (getpeername(cfd, (struct sockaddr *)&peer, &pl) < 0 ||
 	    getsockname(cfd, (struct sockaddr *)&local, &ll) < 0) {
 		CHECK(false, "getpeername/getsockname: %s", strerror(errno));
 		return;
 	}
 	b->rd = attrib_lookup(b->ad, (struct sockaddr *)&peer, (struct sockaddr *)&local, &b->d, &b->ed);
+	attrib_get_stats(b->ad, &b->sd);
 	b->rp = attrib_lookup(b->ap, (struct sockaddr *)&peer, (struct sockaddr *)&local, &b->p, &b->ep);
+	b->rf = attrib_lookup(b->af, (struct sockaddr *)&peer, (struct sockaddr *)&local, &b->f, &b->ef);
 }
 
-/* The two methods must give the same answer, down to the ancestors. */
+static bool
+same_answer(int r1, const struct identity *x, int r2, const struct identity *y)
+{
+	bool same = r1 == r2 && x->pid == y->pid && x->host_pid == y->host_pid &&
+	    x->ppid == y->ppid && strcmp(x->exe, y->exe) == 0 &&
+	    strcmp(x->sha256, y->sha256) == 0 && x->nowners == y->nowners &&
+	    x->nancestors == y->nancestors && strcmp(x->why, y->why) == 0;
+
+	for (size_t i = 0; same && i < x->nancestors; i++)
+		same = strcmp(x->ancestors[i], y->ancestors[i]) == 0;
+	return same;
+}
+
+/*
+ * The two methods must give the same answer, down to the ancestors, and
+ * the process cache must not change it.
+ */
 static void
 check_agree(const struct both *b)
 {
-	bool same = b->rd == b->rp && b->d.pid == b->p.pid && b->d.host_pid == b->p.host_pid &&
-	    b->d.ppid == b->p.ppid && strcmp(b->d.exe, b->p.exe) == 0 &&
-	    strcmp(b->d.sha256, b->p.sha256) == 0 && b->d.nowners == b->p.nowners &&
-	    b->d.nancestors == b->p.nancestors && strcmp(b->d.why, b->p.why) == 0;
-
-	for (size_t i = 0; same && i < b->d.nancestors; i++)
-		same = strcmp(b->d.ancestors[i], b->p.ancestors[i]) == 0;
-	CHECK(same, "sock_diag and /proc/net agree (diag: %d %s pid %d \"%s\"; proc: %d %s pid %d \"%s\")",
-	    b->rd, b->d.exe, (int)b->d.pid, b->d.why, b->rp, b->p.exe, (int)b->p.pid, b->p.why);
+	CHECK(same_answer(b->rd, &b->d, b->rp, &b->p),
+	    "sock_diag and /proc/net agree (diag: %d %s pid %d/%zu owners \"%s\"; "
+	    "proc: %d %s pid %d/%zu owners \"%s\")",
+	    b->rd, b->d.exe, (int)b->d.pid, b->d.nowners, b->d.why,
+	    b->rp, b->p.exe, (int)b->p.pid, b->p.nowners, b->p.why);
+	CHECK(same_answer(b->rd, &b->d, b->rf, &b->f),
+	    "the cache changes nothing (cached: %d %s pid %d/%zu owners \"%s\"; "
+	    "every process read: %d %s pid %d/%zu owners \"%s\")",
+	    b->rd, b->d.exe, (int)b->d.pid, b->d.nowners, b->d.why,
+	    b->rf, b->f.exe, (int)b->f.pid, b->f.nowners, b->f.why);
 }
 
 /* Drop connections a failed scenario left queued, so they are not taken for the next one's. */
@@ -400,6 +432,7 @@ struct plan {
 	enum fam fam;
 	int ready;
 	int cmd;		/* commands from the test, or -1 */
+	int tcmd;		/* commands for a second thread, or -1 */
 	int unix_fd;		/* where to send the client fd, or -1 */
 	const char *path;	/* an executable to run */
 	int count;		/* idle processes */
@@ -736,6 +769,362 @@ plant_crowd(void *arg, int ready)
 		if (fork_child() == 0)
 			hang();
 	plant_one(arg, ready);
+}
+
+
+/* ---- helpers for the cache scenarios ------------------------------------------- */
+
+static bool
+send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char one = 'x';
+	struct iovec iov = { .iov_base = &one, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, 0) == 1;
+}
+
+static int
+recv_fd(int sock)
+{
+	char one, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &one, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf) };
+	int fd = -1;
+
+	if (recvmsg(sock, &mh, 0) == 1 && CMSG_FIRSTHDR(&mh))
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	return fd;
+}
+
+/*
+ * Fork a child that execs /bin/sleep holding fd (and nothing else); return
+ * once it has.  No parent-death signal: the child must outlive its parent
+ * in the subreaper scenario (it dies with R's process group).
+ */
+static bool
+spawn_sleep_with(int fd)
+{
+	int p[2];
+	pid_t k;
+	char c;
+	bool ok;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	k = fork();
+	if (k == 0) {
+		for (int i = 3; i < 1024; i++)
+			if (i != fd && i != p[1])
+				close(i);
+		execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	/* EOF once the exec closed the child's copy of the write end. */
+	ok = k > 0 && read(p[0], &c, 1) == 0;
+	close(p[0]);
+	return ok;
+}
+
+/* Hear n messages in any order; each tag of `tags` once. */
+static bool
+hear_all(int fd, const char *tags, struct ready *out)
+{
+	size_t n = strlen(tags);
+
+	for (size_t i = 0; i < n; i++) {
+		struct ready m;
+		const char *at;
+
+		if (!hear(fd, &m) || !(at = strchr(tags, m.tag)))
+			return false;
+		out[at - tags] = m;
+	}
+	return true;
+}
+
+/* Times task pid was switched onto a CPU, or -1. */
+static long long
+run_count(pid_t pid)
+{
+	char path[64], *buf;
+	size_t len;
+	struct werr err = { 0 };
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	if (read_file(path, 4096, &buf, &len, &err) < 0)
+		return -1;
+	{
+		const char *p = buf;
+		for (int field = 0; field < 2 && p; field++)
+			if ((p = strchr(p, ' ')))
+				p++;
+		if (p)
+			v = strtoll(p, NULL, 10);
+	}
+	free(buf);
+	return v;
+}
+
+static void
+write_cmd(int fd, char c)
+{
+	if (write(fd, &c, 1) != 1)
+		CHECK(false, "command '%c': %s", c, strerror(errno));
+}
+
+/* ---- scenarios for the process cache ------------------------------------------- */
+
+struct agent_thread {
+	int cmd, ready;
+};
+
+/* B's second thread: dials on every command byte. */
+static void *
+agent_thread(void *p)
+{
+	const struct agent_thread *t = p;
+	char c;
+
+	while (read(t->cmd, &c, 1) == 1)
+		say(t->ready, dial_here(FAM4, false) >= 0 ? 'r' : 'E');
+	return NULL;
+}
+
+/*
+ * R -> D, which waits for a descriptor on a socketpair, and R -> B (this
+ * binary), which obeys the test's commands and answers each on the ready
+ * pipe:
+ *   d  dial a new connection (kept; inherited by children)
+ *   f  fork a child that execs /bin/sleep holding B's newest connection
+ *   s  send B's oldest connection to D, then close it
+ * and whose second thread dials on each byte of pl->tcmd.  Between
+ * commands every process sleeps, so each lookup after the first serves
+ * them from the cache unless they ran.
+ */
+static void
+plant_agent(void *arg, int ready)
+{
+	const struct plan *pl = arg;
+	int sp[2];
+	pid_t d, b;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		say(ready, 'E');
+		return;
+	}
+	d = fork_child();
+	if (d == 0) {
+		int got;
+
+		close(sp[0]);
+		say(ready, 'q');
+		got = recv_fd(sp[1]);
+		say(ready, got >= 0 ? 'g' : 'E');
+		hang();
+	}
+	b = fork_child();
+	if (b == 0) {
+		static struct agent_thread ta;
+		int fds[64];
+		size_t n = 0;
+		pthread_t t;
+		char c;
+
+		close(sp[1]);
+		ta.cmd = pl->tcmd;
+		ta.ready = ready;
+		if (pthread_create(&t, NULL, agent_thread, &ta) != 0)
+			say(ready, 'E');
+		say(ready, 'r');
+		while (read(pl->cmd, &c, 1) == 1) {
+			bool ok = false;
+
+			if (c == 'd' && n < ARRAY_SIZE(fds)) {
+				int fd = dial_here(FAM4, false);
+				if ((ok = fd >= 0))
+					fds[n++] = fd;
+			} else if (c == 'f') {
+				ok = n > 0 && spawn_sleep_with(fds[n - 1]);
+			} else if (c == 's' && n > 0 && send_fd(sp[0], fds[0])) {
+				close(fds[0]);
+				memmove(fds, fds + 1, --n * sizeof(*fds));
+				ok = true;
+			}
+			say(ready, ok ? 'r' : 'E');
+		}
+		_exit(0);
+	}
+	close(sp[0]);
+	close(sp[1]);
+}
+
+/* R -> A -> B, B made by clone(CLONE_FILES) without CLONE_THREAD: two processes, one fd table. */
+static int
+sharer_main(void *arg)
+{
+	const struct plan *pl = arg;
+	char c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	say(pl->ready, 'r');
+	while (read(pl->cmd, &c, 1) == 1)
+		say(pl->ready, dial_here(FAM4, false) >= 0 ? 'r' : 'E');
+	_exit(0);
+}
+
+static void
+plant_shared_table(void *arg, int ready)
+{
+	struct plan *pl = arg;
+	pid_t a = fork_child();
+
+	if (a == 0) {
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+
+		pl->ready = ready;	/* this process's copy of the plan */
+		if (clone(sharer_main, stack + sizeof(stack), CLONE_FILES | SIGCHLD, pl) < 0)
+			say(ready, 'E');
+		say(ready, 'a');
+		hang();
+	}
+}
+
+/*
+ * R -> O, which waits for a descriptor; R -> S, a child subreaper that
+ * ignores SIGCHLD and sleeps -> P (this binary): P connects, forks Q,
+ * which execs /bin/sleep with the socket, sends a copy to O, and exits on
+ * 'x'.  Q is then reparented to S, whose children list changes although S
+ * never runs.
+ */
+static void
+plant_subreaper(void *arg, int ready)
+{
+	const struct plan *pl = arg;
+	int sp[2];
+	pid_t o, sr;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		say(ready, 'E');
+		return;
+	}
+	o = fork_child();
+	if (o == 0) {
+		int got;
+
+		close(sp[0]);
+		say(ready, 'q');
+		got = recv_fd(sp[1]);
+		say(ready, got >= 0 ? 'g' : 'E');
+		hang();
+	}
+	sr = fork_child();
+	if (sr == 0) {
+		close(sp[1]);
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		signal(SIGCHLD, SIG_IGN);
+		if (fork_child() == 0) {
+			int fd = dial_here(FAM4, false);
+			char c;
+
+			if (fd < 0 || !spawn_sleep_with(fd) || !send_fd(sp[0], fd))
+				say(ready, 'E');
+			else
+				say(ready, 'r');
+			if (read(pl->cmd, &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		say(ready, 's');
+		hang();
+	}
+	close(sp[0]);
+	close(sp[1]);
+}
+
+/* A loop that keeps the CPU busy for about ns nanoseconds. */
+static void
+spin(uint64_t ns)
+{
+	uint64_t until = now_ns() + ns;
+
+	while (now_ns() < until)
+		;
+}
+
+static void *
+busy_thread(void *p)
+{
+	(void)p;
+	for (;;) {
+		spin(300000);
+		usleep(200);
+	}
+	return NULL;
+}
+
+/*
+ * R -> pl->count idle processes, R -> Z (spins forever) and R -> W, which
+ * alternates running and short sleeps, as does a second thread of it, and
+ * connects 20 times meanwhile; then, on a command, forks /bin/sleep
+ * holding its last connection.  W is sometimes caught asleep, so it is sometimes cached and
+ * runs again right after.
+ */
+#define BUSY_DIALS 20
+
+static void
+plant_busy(void *arg, int ready)
+{
+	const struct plan *pl = arg;
+	pid_t w;
+
+	for (int i = 0; i < pl->count; i++)
+		if (fork_child() == 0)
+			hang();
+	if (fork_child() == 0)
+		for (;;)
+			spin(1000000000);
+	w = fork_child();
+	if (w == 0) {
+		pthread_t t;
+		int last = -1;
+		char c;
+
+		if (pthread_create(&t, NULL, busy_thread, NULL) != 0)
+			say(ready, 'E');
+		for (int k = 0; k < BUSY_DIALS; k++) {
+			spin(1000000);
+			usleep(k % 2 ? 1000 : 100);
+			last = dial_here(FAM4, false);
+			say(ready, last >= 0 ? 'r' : 'E');
+		}
+		if (read(pl->cmd, &c, 1) == 1)
+			say(ready, spawn_sleep_with(last) ? 'r' : 'E');
+		for (;;)
+			spin(1000000000);
+	}
+}
+
+/* R -> pl->count idle processes; then R says so. */
+static void
+plant_idle(void *arg, int ready)
+{
+	const struct plan *pl = arg;
+
+	for (int i = 0; i < pl->count; i++)
+		if (fork_child() == 0)
+			hang();
+	say(ready, 'i');
 }
 
 /* ---- the tests ------------------------------------------------------------------ */
@@ -1128,6 +1517,492 @@ test_zombie(void)
 	finish(&r, &b, cfd);
 }
 
+
+/* The cache serves idle processes, and notices every kind of change. */
+static void
+test_cache_changes(void)
+{
+	struct plan pl = { .cmd = -1, .tcmd = -1 };
+	struct both b = { 0 };
+	struct root r;
+	struct ready m[2];
+	int cmd[2], tcmd[2], c1 = -1, c2 = -1, c3 = -1;
+	pid_t bpid, dpid;
+
+	begin("cache: the tables of sleeping processes change between lookups");
+	if (!realpath("/bin/sleep", (char[PATH_MAX]){ 0 })) {
+		skip("no /bin/sleep");
+		return;
+	}
+	if (!CHECK(pipe2(cmd, O_CLOEXEC) == 0 && pipe2(tcmd, O_CLOEXEC) == 0, "pipes"))
+		return;
+	pl.cmd = cmd[0];
+	pl.tcmd = tcmd[0];
+	drain(lis4);
+	if (!start_root(&r, plant_agent, &pl)) {
+		CHECK(false, "start the tree");
+		return;
+	}
+	close(cmd[0]);
+	close(tcmd[0]);
+	if (!CHECK(hear_all(r.ready, "rq", m), "B and D ready") || !open_both(&b, r.pid))
+		goto out;
+	bpid = m[0].pid;
+	dpid = m[1].pid;
+
+	write_cmd(cmd[1], 'd');
+	if (!CHECK(hear(r.ready, m) && m[0].tag == 'r' && (c1 = take(lis4)) >= 0, "B connects"))
+		goto out;
+	lookup_both(&b, c1);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.host_pid, bpid);
+	/*
+	 * A process caught on the CPU (B right after answering) is read
+	 * again at the next lookup; once all sleep, nothing is read.
+	 */
+	for (int k = 0; k < 5; k++) {
+		lookup_both(&b, c1);
+		check_agree(&b);
+		CHECK_INT(b.d.host_pid, bpid);
+		if (!b.sd.cache || b.sd.read == 0)
+			break;
+		usleep(20000);
+	}
+	if (b.sd.cache)
+		CHECK(b.sd.read == 0 && b.sd.reused == b.sd.walked,
+		    "nothing ran: every process served from the cache (%zu of %zu)", b.sd.reused,
+		    b.sd.walked);
+
+	/* B runs and connects again. */
+	write_cmd(cmd[1], 'd');
+	if (!CHECK(hear(r.ready, m) && m[0].tag == 'r' && (c2 = take(lis4)) >= 0, "B connects again"))
+		goto out;
+	lookup_both(&b, c2);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.host_pid, bpid);
+	if (b.sd.cache)
+		CHECK(b.sd.read == 1, "only B, which ran, is read again (%zu read)", b.sd.read);
+
+	/* A child of B execs sleep with the newest connection. */
+	write_cmd(cmd[1], 'f');
+	if (!CHECK(hear(r.ready, m) && m[0].tag == 'r', "B forked sleep"))
+		goto out;
+	lookup_both(&b, c2);
+	check_agree(&b);
+	CHECK_INT(b.rd, -1);
+	CHECK_HAS(b.d.why, "different binaries");
+	CHECK_INT(b.d.nowners, 2);
+	lookup_both(&b, c1);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.nowners, 1);
+
+	/* B hands its first connection to D (asleep in recvmsg) and closes it. */
+	write_cmd(cmd[1], 's');
+	if (!CHECK(hear_all(r.ready, "rg", m), "B sent, D received"))
+		goto out;
+	lookup_both(&b, c1);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.host_pid, dpid);
+	CHECK_INT(b.d.nowners, 1);
+
+	/* B's second thread connects while its main thread sleeps. */
+	write_cmd(tcmd[1], 'd');
+	if (!CHECK(hear(r.ready, m) && m[0].tag == 'r' && (c3 = take(lis4)) >= 0,
+	    "B's thread connects"))
+		goto out;
+	lookup_both(&b, c3);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.host_pid, bpid);
+out:
+	close_both(&b);
+	for (int *c = (int[]){ c1, c2, c3 }, k = 0; k < 3; k++)
+		if (c[k] >= 0)
+			close(c[k]);
+	stop_root(&r);
+	close(cmd[1]);
+	close(tcmd[1]);
+}
+
+/* Two processes, one fd table: the one that did not run holds the new socket too. */
+static void
+test_cache_shared_table(void)
+{
+	struct plan pl = { .cmd = -1 };
+	struct both b = { 0 };
+	struct root r;
+	struct ready m[2];
+	int cmd[2], c1 = -1, c2 = -1;
+	long long before;
+	pid_t apid, bpid;
+
+	begin("cache: a process sharing its fd table with another (clone CLONE_FILES)");
+	if (!CHECK(pipe2(cmd, O_CLOEXEC) == 0, "pipe"))
+		return;
+	pl.cmd = cmd[0];
+	drain(lis4);
+	if (!start_root(&r, plant_shared_table, &pl)) {
+		CHECK(false, "start the tree");
+		return;
+	}
+	close(cmd[0]);
+	if (!CHECK(hear_all(r.ready, "ar", m), "A and B ready") || !open_both(&b, r.pid))
+		goto out;
+	apid = m[0].pid;
+	bpid = m[1].pid;
+	write_cmd(cmd[1], 'd');
+	if (!CHECK(hear(r.ready, m) && m[0].tag == 'r' && (c1 = take(lis4)) >= 0, "B connects"))
+		goto out;
+	lookup_both(&b, c1);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.nowners, 2);
+	lookup_both(&b, c1);
+	check_agree(&b);
+	CHECK_INT(b.d.nowners, 2);
+	before = run_count(apid);
+	write_cmd(cmd[1], 'd');
+	if (!CHECK(hear(r.ready, m) && m[0].tag == 'r' && (c2 = take(lis4)) >= 0, "B connects again"))
+		goto out;
+	lookup_both(&b, c2);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.nowners, 2);
+	CHECK(b.d.host_pid == apid || b.d.host_pid == bpid, "named A or B (%d)", (int)b.d.host_pid);
+	CHECK(run_count(apid) == before, "A did not run meanwhile (the case being tested)");
+out:
+	close_both(&b);
+	if (c1 >= 0)
+		close(c1);
+	if (c2 >= 0)
+		close(c2);
+	stop_root(&r);
+	close(cmd[1]);
+}
+
+/* An orphan reparented to a subreaper that never runs is still found. */
+static void
+test_cache_subreaper(void)
+{
+	char sleep_path[PATH_MAX], want[PATH_MAX + 32];
+	struct plan pl = { .cmd = -1 };
+	struct both b = { 0 };
+	struct root r;
+	struct ready m[4];
+	int cmd[2], c = -1;
+	long long before;
+
+	begin("cache: an orphan reparented to a subreaper that does not run");
+	if (!realpath("/bin/sleep", sleep_path)) {
+		skip("no /bin/sleep");
+		return;
+	}
+	if (!CHECK(pipe2(cmd, O_CLOEXEC) == 0, "pipe"))
+		return;
+	pl.cmd = cmd[0];
+	drain(lis4);
+	if (!start_root(&r, plant_subreaper, &pl)) {
+		CHECK(false, "start the tree");
+		return;
+	}
+	close(cmd[0]);
+	/* q: O ready, s: S ready, r: P connected and shared, g: O received. */
+	if (!CHECK(hear_all(r.ready, "qsrg", m), "O, S and P ready") ||
+	    !CHECK((c = take(lis4)) >= 0, "accept") || !open_both(&b, r.pid))
+		goto out;
+	lookup_both(&b, c);
+	check_agree(&b);
+	CHECK_INT(b.rd, -1);
+	CHECK_INT(b.d.nowners, 3);
+	lookup_both(&b, c);
+	check_agree(&b);
+	CHECK_INT(b.d.nowners, 3);
+	before = run_count(m[1].pid);
+	write_cmd(cmd[1], 'x');
+	if (!CHECK(wait_gone(m[2].pid), "P exited"))
+		goto out;
+	lookup_both(&b, c);
+	check_agree(&b);
+	CHECK_INT(b.rd, -1);
+	CHECK_INT(b.d.nowners, 2);
+	CHECK_HAS(b.d.why, sleep_path);
+	snprintf(want, sizeof(want), "%s (pid %d)", self_exe, (int)m[0].pid);
+	CHECK_HAS(b.d.why, want);
+	CHECK(run_count(m[1].pid) == before, "the subreaper did not run (the case being tested)");
+out:
+	close_both(&b);
+	if (c >= 0)
+		close(c);
+	stop_root(&r);
+	close(cmd[1]);
+}
+
+/* A process that keeps running while it connects: never served stale. */
+static void
+test_cache_busy(void)
+{
+	struct plan pl = { .count = 20, .cmd = -1 };
+	struct both b = { 0 };
+	struct root r;
+	struct ready m;
+	int c = -1, good = 0, agree = 0, reused = 0, cmd[2];
+	pid_t w = 0;
+
+	begin("cache: a busy process connecting while lookups run");
+	if (!realpath("/bin/sleep", (char[PATH_MAX]){ 0 })) {
+		skip("no /bin/sleep");
+		return;
+	}
+	if (!CHECK(pipe2(cmd, O_CLOEXEC) == 0, "pipe"))
+		return;
+	pl.cmd = cmd[0];
+	drain(lis4);
+	if (!start_root(&r, plant_busy, &pl)) {
+		CHECK(false, "start the tree");
+		return;
+	}
+	close(cmd[0]);
+	if (!open_both(&b, r.pid))
+		goto out;
+	for (int k = 0; k < BUSY_DIALS; k++) {
+		if (!hear(r.ready, &m) || m.tag != 'r' || (w && m.pid != w)) {
+			CHECK(false, "W connected (%d)", k);
+			goto out;
+		}
+		w = m.pid;
+		if (c >= 0)
+			close(c);
+		if ((c = take(lis4)) < 0) {
+			CHECK(false, "accept");
+			goto out;
+		}
+		lookup_both(&b, c);
+		if (!(b.rd == 0 && b.d.host_pid == w && b.rp == 0 && b.rf == 0))
+			printf("# connection %d: diag %d \"%s\" (%s), proc %d \"%s\", full %d \"%s\"\n", k,
+			    b.rd, b.d.why, b.ed.msg, b.rp, b.p.why, b.rf, b.f.why);
+		good += b.rd == 0 && b.d.host_pid == w && b.rp == 0 && b.rf == 0;
+		agree += same_answer(b.rd, &b.d, b.rf, &b.f);
+		reused += b.sd.reused > 0;
+	}
+	CHECK(good == BUSY_DIALS, "each of W's %d connections is W's (%d were)", BUSY_DIALS, good);
+	CHECK(agree == BUSY_DIALS, "the cache changed no answer (%d of %d agree)", agree, BUSY_DIALS);
+	if (b.sd.cache)
+		CHECK(reused == BUSY_DIALS - 1, "after the first lookup, idle processes were served "
+		    "from the cache (%d lookups of %d)", reused, BUSY_DIALS - 1);
+	write_cmd(cmd[1], 'f');
+	if (!CHECK(hear(r.ready, &m) && m.tag == 'r', "W forked sleep"))
+		goto out;
+	lookup_both(&b, c);
+	check_agree(&b);
+	CHECK_INT(b.rd, -1);
+	CHECK_HAS(b.d.why, "different binaries");
+out:
+	close_both(&b);
+	if (c >= 0)
+		close(c);
+	stop_root(&r);
+	close(cmd[1]);
+}
+
+/* ---- warden exec: a process that joined the sandbox's pid namespace ------------ */
+
+/* R as the init of a new pid namespace, in a new user namespace too when not root. */
+static bool
+start_ns_root(struct root *r, plant_fn plant, void *arg, bool userns, pid_t *holder)
+{
+	int p[2], q[2];
+	pid_t rpid = 0;
+	struct pollfd pf;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(q, O_CLOEXEC) < 0)
+		return false;
+	*holder = fork_child();
+	if (*holder == 0) {
+		pid_t rr;
+
+		close(p[0]);
+		close(q[0]);
+		if (unshare(CLONE_NEWPID | (userns ? CLONE_NEWUSER : 0)) < 0)
+			_exit(2);
+		rr = fork();
+		if (rr == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			signal(SIGPIPE, SIG_IGN);
+			close(q[1]);
+			plant(arg, p[1]);
+			for (;;)
+				if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
+					pause();
+		}
+		if (rr < 0 || write(q[1], &rr, sizeof(rr)) != sizeof(rr))
+			_exit(1);
+		waitpid(rr, NULL, 0);
+		_exit(0);
+	}
+	close(p[1]);
+	close(q[1]);
+	pf.fd = q[0];
+	pf.events = POLLIN;
+	if (*holder < 0 || poll(&pf, 1, 10000) != 1 || read(q[0], &rpid, sizeof(rpid)) != sizeof(rpid)) {
+		close(q[0]);
+		close(p[0]);
+		if (*holder > 0) {
+			kill(*holder, SIGKILL);
+			waitpid(*holder, NULL, 0);
+		}
+		return false;
+	}
+	close(q[0]);
+	r->pid = rpid;
+	r->ready = p[0];
+	return true;
+}
+
+/*
+ * What `warden exec` does: enter the namespaces of init through a pidfd,
+ * fork.  J is in the sandbox's pid namespace, its parent T is not.  J
+ * connects, then on 'k' forks K, which connects and on 'f' forks
+ * /bin/sleep holding K's connection.
+ */
+static pid_t
+start_joiner(pid_t init, int ready, int cmd, bool userns)
+{
+	pid_t t = fork_child();
+
+	if (t == 0) {
+		int pfd = (int)syscall(SYS_pidfd_open, init, 0);
+		struct ready h = { .tag = 'h', .ppid = getpid() };
+		pid_t j;
+
+		if (pfd < 0 || setns(pfd, CLONE_NEWPID | (userns ? CLONE_NEWUSER : 0)) < 0) {
+			say(ready, 'E');
+			_exit(1);
+		}
+		j = fork_child();
+		if (j == 0) {
+			int fd = dial_here(FAM4, false), kfd;
+			char c;
+
+			say(ready, fd >= 0 ? 'r' : 'E');
+			if (read(cmd, &c, 1) != 1)
+				_exit(0);
+			if (fork_child() != 0)
+				hang();
+			kfd = dial_here(FAM4, false);
+			say(ready, kfd >= 0 ? 'r' : 'E');
+			if (read(cmd, &c, 1) == 1)
+				say(ready, spawn_sleep_with(kfd) ? 'r' : 'E');
+			hang();
+		}
+		h.pid = j;
+		if (write(ready, &h, sizeof(h)) != sizeof(h))
+			_exit(1);
+		waitpid(j, NULL, 0);
+		_exit(0);
+	}
+	return t;
+}
+
+static void
+test_joined(void)
+{
+	bool userns = geteuid() != 0;
+	struct plan pl = { .count = 5 };
+	struct both b = { 0 };
+	struct root r = { .ready = -1 };
+	struct ready m[2];
+	pid_t holder = -1, t = -1, jhost, jns;
+	int jr[2] = { -1, -1 }, cmd[2] = { -1, -1 }, c1 = -1, c2 = -1;
+
+	begin(userns ? "warden exec: a process that joined the pid namespace (user namespace)" :
+	    "warden exec: a process that joined the pid namespace");
+	if (!realpath("/bin/sleep", (char[PATH_MAX]){ 0 })) {
+		skip("no /bin/sleep");
+		return;
+	}
+	if (!CHECK(pipe2(jr, O_CLOEXEC) == 0 && pipe2(cmd, O_CLOEXEC) == 0, "pipes"))
+		return;
+	drain(lis4);
+	if (!start_ns_root(&r, plant_idle, &pl, userns, &holder)) {
+		skip(userns ? "cannot create a user and pid namespace" : "cannot create a pid namespace");
+		goto out;
+	}
+	if (!CHECK(hear(r.ready, m) && m[0].tag == 'i', "R planted") || !open_both(&b, r.pid))
+		goto out;
+	t = start_joiner(r.pid, jr[1], cmd[0], userns);
+	if (!CHECK(t > 0 && hear_all(jr[0], "rh", m), "J joined and connected") ||
+	    !CHECK((c1 = take(lis4)) >= 0, "accept"))
+		goto out;
+	jns = m[0].pid;
+	jhost = m[1].pid;
+	CHECK(jns != jhost && m[0].ppid == 0, "J sees itself as pid %d with no parent (host pid %d)",
+	    (int)jns, (int)jhost);
+	lookup_both(&b, c1);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_STR(b.d.why, "");
+	CHECK_INT(b.d.host_pid, jhost);
+	CHECK_INT(b.d.pid, jns);
+	CHECK_INT(b.d.ppid, 0);	/* the parent is outside: never named */
+	CHECK_INT(b.d.nancestors, 0);
+	CHECK_STR(b.d.exe, self_exe);
+	CHECK_INT(b.sd.roots, 1);
+	lookup_both(&b, c1);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.host_pid, jhost);
+	CHECK(b.sd.walked == (size_t)pl.count + 2,
+	    "found again through the remembered root, in one walk (%zu processes met)", b.sd.walked);
+
+	write_cmd(cmd[1], 'k');
+	if (!CHECK(hear(jr[0], m) && m[0].tag == 'r' && (c2 = take(lis4)) >= 0, "K connects"))
+		goto out;
+	lookup_both(&b, c2);
+	check_agree(&b);
+	CHECK_INT(b.rd, 0);
+	CHECK_INT(b.d.pid, m[0].pid);
+	CHECK_INT(b.d.ppid, jns);
+	CHECK_INT(b.d.nancestors, 1);
+	if (b.d.nancestors == 1)
+		CHECK_STR(b.d.ancestors[0], self_exe);
+
+	write_cmd(cmd[1], 'f');
+	if (!CHECK(hear(jr[0], m) && m[0].tag == 'r', "K forked sleep"))
+		goto out;
+	lookup_both(&b, c2);
+	check_agree(&b);
+	CHECK_INT(b.rd, -1);
+	CHECK_HAS(b.d.why, "different binaries");
+out:
+	close_both(&b);
+	if (c1 >= 0)
+		close(c1);
+	if (c2 >= 0)
+		close(c2);
+	if (t > 0) {
+		kill(t, SIGKILL);
+		waitpid(t, NULL, 0);
+	}
+	if (holder > 0) {
+		if (r.ready >= 0) {
+			kill(r.pid, SIGKILL);
+			close(r.ready);
+		}
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+	}
+	for (int k = 0; k < 2; k++) {
+		if (jr[k] >= 0)
+			close(jr[k]);
+		if (cmd[k] >= 0)
+			close(cmd[k]);
+	}
+}
+
 static bool
 copy_file(const char *from, const char *to)
 {
@@ -1294,30 +2169,138 @@ count_fds(pid_t pid)
 	return n;
 }
 
-/* Mean time of attrib_lookup over up to 200 rounds or about half a second. */
-static double
-time_lookups(struct attrib *a, int cfd, int *bad)
+static int
+cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+struct timing {
+	double mean, p50, p99, max;	/* microseconds */
+	int n;
+};
+
+static void
+summarize(uint64_t *ns, int n, struct timing *t)
+{
+	uint64_t sum = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (n == 0)
+		return;
+	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
+	for (int i = 0; i < n; i++)
+		sum += ns[i];
+	t->n = n;
+	t->mean = (double)sum / n / 1000.0;
+	t->p50 = (double)ns[n / 2] / 1000.0;
+	t->p99 = (double)ns[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1000.0;
+	t->max = (double)ns[n - 1] / 1000.0;
+}
+
+/* Time `rounds` lookups of one connection (or fewer if they take over ~2 s). */
+static void
+time_lookups(struct attrib *a, int cfd, int rounds, struct timing *t, int *bad)
 {
 	struct sockaddr_storage peer, local;
 	socklen_t pl = sizeof(peer), ll = sizeof(local);
+	uint64_t *ns = xcalloc((size_t)rounds, sizeof(*ns)), t0 = now_ns();
 	struct identity id;
 	struct werr err;
-	uint64_t t0 = now_ns(), el = 0;
 	int n = 0;
 
 	if (getpeername(cfd, (struct sockaddr *)&peer, &pl) < 0 ||
 	    getsockname(cfd, (struct sockaddr *)&local, &ll) < 0) {
 		(*bad)++;
-		return 0;
+		free(ns);
+		return;
 	}
-	while (n < 200 && el < 500000000u) {
+	while (n < rounds && now_ns() - t0 < 2000000000u) {
+		uint64_t s = now_ns();
 		*bad += attrib_lookup(a, (struct sockaddr *)&peer, (struct sockaddr *)&local, &id,
 		    &err) != 0;
+		ns[n++] = now_ns() - s;
 		identity_free(&id);
-		n++;
-		el = now_ns() - t0;
 	}
-	return (double)el / n / 1000.0;
+	summarize(ns, n, t);
+	free(ns);
+}
+
+/* R -> pl->count idle processes, then G, which dials a new connection on each 'd'. */
+static void
+plant_crowd_dialer(void *arg, int ready)
+{
+	const struct plan *pl = arg;
+	pid_t g;
+
+	for (int i = 0; i < pl->count; i++)
+		if (fork_child() == 0)
+			hang();
+	g = fork_child();
+	if (g == 0) {
+		int held = -1;
+		char c;
+
+		say(ready, 'r');
+		while (read(pl->cmd, &c, 1) == 1) {
+			if (held >= 0)
+				close(held);
+			held = dial_here(FAM4, true);
+			say(ready, held >= 0 ? 'r' : 'E');
+		}
+		_exit(0);
+	}
+}
+
+/*
+ * Lookups of a connection its owner has just made (the proxy's case: the
+ * client connected, sent its request and waits): the owner ran since the
+ * previous lookup, the other processes did not.
+ */
+static void
+time_fresh(struct attrib *a, struct root *r, int cmd, int rounds, struct timing *t, int *bad)
+{
+	uint64_t *ns = xcalloc((size_t)rounds, sizeof(*ns)), t0 = now_ns();
+	int n = 0;
+
+	while (n < rounds && now_ns() - t0 < 3000000000u) {
+		struct sockaddr_storage peer, local;
+		socklen_t pl = sizeof(peer), ll = sizeof(local);
+		struct identity id;
+		struct werr err;
+		struct ready m;
+		uint64_t s;
+		int cfd;
+
+		if (write(cmd, "d", 1) != 1 || !hear(r->ready, &m) || m.tag != 'r' ||
+		    (cfd = take(lis4)) < 0) {
+			(*bad)++;
+			break;
+		}
+		if (getpeername(cfd, (struct sockaddr *)&peer, &pl) < 0 ||
+		    getsockname(cfd, (struct sockaddr *)&local, &ll) < 0) {
+			(*bad)++;
+			close(cfd);
+			break;
+		}
+		s = now_ns();
+		*bad += attrib_lookup(a, (struct sockaddr *)&peer, (struct sockaddr *)&local, &id,
+		    &err) != 0;
+		ns[n++] = now_ns() - s;
+		identity_free(&id);
+		close(cfd);
+	}
+	summarize(ns, n, t);
+	free(ns);
+}
+
+static void
+print_timing(const char *what, const struct timing *t)
+{
+	printf("#   %-34s n=%4d  mean %8.1f us  p50 %8.1f us  p99 %8.1f us  max %8.1f us\n",
+	    what, t->n, t->mean, t->p50, t->p99, t->max);
 }
 
 static void
@@ -1333,18 +2316,64 @@ test_timing(int idle)
 	snprintf(name, sizeof(name), "lookup time, %d idle processes", idle);
 	begin(name);
 	if (run(&r, &b, plant_crowd, &pl, 1, &m, lis4, &cfd)) {
-		double td, tp;
+		struct timing td, tp;
 		int bad = 0;
 
 		CHECK_INT(b.rd, 0);
 		CHECK_INT(b.d.host_pid, m.pid);
-		td = time_lookups(b.ad, cfd, &bad);
-		tp = time_lookups(b.ap, cfd, &bad);
+		time_lookups(b.ad, cfd, 1000, &td, &bad);
+		time_lookups(b.ap, cfd, 1000, &tp, &bad);
 		CHECK_INT(bad, 0);
-		printf("# %d processes in the tree (%d descriptors each): sock_diag %.1f us/lookup, "
-		    "/proc/net %.1f us/lookup\n", idle + 2, count_fds(r.pid), td, tp);
+		lookup_both(&b, cfd);
+		check_agree(&b);
+		if (b.sd.cache)
+			CHECK(b.sd.reused == (size_t)idle + 2 && b.sd.read == 0,
+			    "all %d processes served from the cache (%zu reused, %zu read)", idle + 2,
+			    b.sd.reused, b.sd.read);
+		printf("# %d processes in the tree (%d descriptors each), one idle owner:\n",
+		    idle + 2, count_fds(r.pid));
+		print_timing("sock_diag", &td);
+		print_timing("/proc/net", &tp);
 	}
 	finish(&r, &b, cfd);
+}
+
+static void
+test_timing_fresh(int idle)
+{
+	struct plan pl = { .fam = FAM4, .count = idle, .cmd = -1 };
+	struct both b = { 0 };
+	char name[80];
+	struct root r;
+	struct ready m;
+	int cmd[2];
+
+	snprintf(name, sizeof(name), "lookup time, %d idle processes, a new connection each", idle);
+	begin(name);
+	if (!CHECK(pipe2(cmd, O_CLOEXEC) == 0, "pipe"))
+		return;
+	pl.cmd = cmd[0];
+	drain(lis4);
+	if (start_root(&r, plant_crowd_dialer, &pl)) {
+		close(cmd[0]);
+		if (CHECK(hear(r.ready, &m) && m.tag == 'r', "dialer ready") && open_both(&b, r.pid)) {
+			struct timing td, tp;
+			int bad = 0;
+
+			time_fresh(b.ad, &r, cmd[1], 1000, &td, &bad);
+			time_fresh(b.ap, &r, cmd[1], 100, &tp, &bad);
+			CHECK_INT(bad, 0);
+			printf("# %d processes in the tree; the owner dialed just before each lookup:\n",
+			    idle + 2);
+			print_timing("sock_diag", &td);
+			print_timing("/proc/net", &tp);
+		}
+		close_both(&b);
+		stop_root(&r);
+	} else {
+		close(cmd[0]);
+	}
+	close(cmd[1]);
 }
 
 int
@@ -1385,8 +2414,14 @@ main(int argc, char **argv)
 	test_zombie();
 	test_undumpable();
 	test_pins();
+	test_cache_changes();
+	test_cache_shared_table();
+	test_cache_subreaper();
+	test_cache_busy();
+	test_joined();
 	test_timing(0);
 	test_timing(200);
+	test_timing_fresh(200);
 
 	printf("1..%d\n", n_pass + n_fail);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
