@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,85 @@ hex(const unsigned char *p, size_t n, char *out)
 		out[2 * i + 1] = d[p[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+static bool
+looks_secret(const char *a)
+{
+	static const char *const words[] = { "authorization", "bearer", "token", "secret",
+		"password", "passwd", "api_key", "apikey", "api-key", "private", "credential",
+		"cookie", "session", "x-api" };
+
+	for (size_t w = 0; w < ARRAY_SIZE(words); w++)
+		if (strcasestr(a, words[w]))
+			return true;
+	return false;
+}
+
+/* Options whose next argument is a credential (curl, wget, mysql, git, ...). */
+static bool
+secret_option(const char *prev)
+{
+	static const char *const opts[] = { "-u", "--user", "-p", "--password", "--pass",
+		"--proxy-user", "-U", "--oauth2-bearer", "--http-password", "--ftp-password",
+		"-H", "--header", "--cookie", "-b" };
+
+	if (!prev)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if (strcmp(prev, opts[i]) == 0)
+			return true;
+	return false;
+}
+
+void
+audit_add_arg(struct sbuf *b, const char *arg, const char *prev)
+{
+	char cut[AUDIT_ARG_MAX + 1];
+	const char *scheme;
+
+	if (!arg) {
+		sbuf_adds(b, "null");
+		return;
+	}
+	if (looks_secret(arg) || secret_option(prev)) {
+		sbuf_add_json(b, "[redacted]");
+		return;
+	}
+	snprintf(cut, sizeof(cut), "%s", arg);
+	/* URLs: user information and query values can carry credentials. */
+	if ((scheme = strstr(cut, "://"))) {
+		char out[AUDIT_ARG_MAX + 32];
+		size_t pre = (size_t)(scheme + 3 - cut);
+		const char *rest = scheme + 3, *at = strchr(rest, '@'), *end = strpbrk(rest, "/?#");
+		char *qm;
+
+		if (at && (!end || at < end))
+			snprintf(out, sizeof(out), "%.*s[redacted]@%s", (int)pre, cut, at + 1);
+		else
+			snprintf(out, sizeof(out), "%s", cut);
+		if ((qm = strchr(out + pre, '?')))
+			snprintf(qm, sizeof(out) - (size_t)(qm - out), "?[redacted]");
+		sbuf_add_json(b, out);
+		return;
+	}
+	sbuf_add_json(b, cut);
+}
+
+void
+audit_add_argv(struct sbuf *b, char *const *argv)
+{
+	size_t i;
+
+	sbuf_adds(b, "[");
+	for (i = 0; argv && argv[i] && i < AUDIT_ARGS_MAX; i++) {
+		if (i)
+			sbuf_adds(b, ",");
+		audit_add_arg(b, argv[i], i ? argv[i - 1] : NULL);
+	}
+	if (argv && argv[i])
+		sbuf_adds(b, ",\"...\"");
+	sbuf_adds(b, "]");
 }
 
 int
@@ -180,11 +260,26 @@ resume(struct audit *a, char *moved_aside, size_t mlen, struct werr *err)
 		    0600);
 		if (fd < 0)
 			return werr_sys(err, "open audit trail %s", a->path);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			return werr_sys(err, "lock %s", a->path);
+		}
 		close(a->fd);
 		a->fd = fd;
 		return 0;
 	}
 	buf[n - 1] = '\0';
+	/* A chain continues under one key only: the verifier requires it. */
+	{
+		const char *k = NULL;
+		for (const char *q = buf; (q = strstr(q, "\"event\":\"audit.checkpoint\"")); q++)
+			k = q;
+		if (k && (k = strstr(k, ",\"key\":\"")) && strncmp(k + 8, a->pub, 64) != 0) {
+			free(buf);
+			return werr_set(err, "%s was signed with another key than %s; move it away "
+			    "or pass another --audit-log", a->path, "this user's audit.key");
+		}
+	}
 	{
 		char *line = strrchr(buf, '\n');
 		const char *h, *s;
@@ -243,6 +338,15 @@ audit_open(const struct audit_config *c, struct werr *err)
 	a->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->fd < 0) {
 		werr_sys(err, "open audit trail %s", c->path);
+		goto fail;
+	}
+	/* One writer per trail: two chains interleaved in one file could never verify. */
+	if (flock(a->fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			werr_set(err, "%s is being written by another running sandbox; "
+			    "give this one its own --audit-log", c->path);
+		else
+			werr_sys(err, "lock %s", c->path);
 		goto fail;
 	}
 	if (resume(a, a->moved, sizeof(a->moved), err) < 0)

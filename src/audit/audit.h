@@ -29,6 +29,7 @@
 
 #include "../lib/err.h"
 #include "../lib/event.h"
+#include "../lib/util.h"
 
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 #define AUDIT_SIG_DOMAIN "warden-audit-checkpoint\n"
@@ -75,6 +76,20 @@ int audit_close(struct audit *a, struct werr *err);
 
 /* The public key, 64 hex digits (valid while a is open). */
 const char *audit_pubkey(const struct audit *a);
+
+/*
+ * Append one command-line argument as a JSON string for a record, as the
+ * trail may hold it: cut at AUDIT_ARG_MAX bytes, and "[redacted]" for
+ * anything that could carry a credential -- a value naming a token,
+ * password, key or cookie, the argument after -u/--user/-p/--password and
+ * similar options (prev is the argument before, or NULL), URL user
+ * information, and URL query values.
+ */
+#define AUDIT_ARG_MAX 256
+#define AUDIT_ARGS_MAX 64
+void audit_add_arg(struct sbuf *b, const char *arg, const char *prev);
+/* A whole argv as a JSON array, at most AUDIT_ARGS_MAX entries, each as above. */
+void audit_add_argv(struct sbuf *b, char *const *argv);
 
 /* Default locations: $XDG_STATE_HOME/warden (or ~/.local/state/warden), /var/lib/warden as root. */
 int audit_default_dir(char *out, size_t n, struct werr *err);

@@ -113,7 +113,7 @@ cmd_run(int argc, char **argv)
 	struct werr err = { 0 };
 	struct sandbox_spec spec = { 0 };
 	char namebuf[NAME_MAX_LEN + 1], wd[PATH_MAX];
-	struct add_host *hosts = NULL;
+	_cleanup_free_ struct add_host *hosts = NULL;
 	size_t nhosts = 0;
 	int tty = -1, c, status;
 	struct stat st;
@@ -143,7 +143,6 @@ cmd_run(int argc, char **argv)
 			hosts = xrealloc(hosts, (nhosts + 1) * sizeof(*hosts));
 			if ((why = add_host_parse(optarg, &hosts[nhosts]))) {
 				fprintf(stderr, "warden run: --add-host '%s': %s\n", optarg, why);
-				free(hosts);
 				return WEXIT_FAILURE;
 			}
 			nhosts++;
@@ -236,6 +235,5 @@ cmd_run(int argc, char **argv)
 	strv_free(&env);
 	strv_free(&cli_env);
 	policy_free(&policy);
-	free(hosts);
 	return status;
 }

@@ -28,7 +28,6 @@
  */
 #include "sb_internal.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
@@ -40,14 +39,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../audit/audit.h"
 #include "../lib/event.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
 #include "sandbox_execmon.h"
 
 #define MAX_PENDING 4096
-#define MAX_ARGS 64
-#define MAX_ARG_LEN 256
 #define MAX_PATH_READ 4096
 
 struct pending {
@@ -150,36 +148,16 @@ read_string(int mem, unsigned long long addr, size_t max)
 	return buf;		/* a string longer than max is cut there */
 }
 
-/*
- * An argument that could carry a credential is not recorded as is: the
- * trail must never hold secrets, and argv is where tokens often travel.
- */
-static bool
-looks_secret(const char *a)
-{
-	static const char *const words[] = { "authorization", "bearer", "token", "secret",
-		"password", "passwd", "api_key", "apikey", "api-key", "private", "credential",
-		"cookie", "session" };
-	char low[MAX_ARG_LEN + 1];
-	size_t i;
-
-	for (i = 0; a[i] && i < MAX_ARG_LEN; i++)
-		low[i] = (char)tolower((unsigned char)a[i]);
-	low[i] = '\0';
-	for (size_t w = 0; w < ARRAY_SIZE(words); w++)
-		if (strstr(low, words[w]))
-			return true;
-	return false;
-}
-
 static char *
 read_argv(int mem, unsigned long long argv_addr)
 {
 	struct sbuf b;
-	uint64_t ptrs[MAX_ARGS];
+	uint64_t ptrs[AUDIT_ARGS_MAX + 1];
+	char *prev = NULL;
 	ssize_t n;
 
-	sbuf_init(&b, 64 * 1024);
+	/* Worst case: every argument escaped at 6 bytes per byte. */
+	sbuf_init(&b, (AUDIT_ARGS_MAX + 1) * (AUDIT_ARG_MAX * 6 + 8) + 16);
 	sbuf_adds(&b, "[");
 	n = argv_addr ? pread(mem, ptrs, sizeof(ptrs), (off_t)argv_addr) : -1;
 	for (ssize_t i = 0; n > 0 && i < n / 8; i++) {
@@ -187,17 +165,26 @@ read_argv(int mem, unsigned long long argv_addr)
 
 		if (!ptrs[i])
 			break;
-		a = read_string(mem, ptrs[i], MAX_ARG_LEN);
-		if (i)
-			sbuf_adds(&b, ",");
-		sbuf_add_json(&b, !a ? "?" : looks_secret(a) ? "[redacted]" : a);
-		free(a);
-		if (i == MAX_ARGS - 1) {
+		if (i == AUDIT_ARGS_MAX) {
 			sbuf_adds(&b, ",\"...\"");
 			break;
 		}
+		a = read_string(mem, ptrs[i], AUDIT_ARG_MAX);
+		if (i)
+			sbuf_adds(&b, ",");
+		if (a)
+			audit_add_arg(&b, a, prev);
+		else
+			sbuf_add_json(&b, "?");
+		free(prev);
+		prev = a;
 	}
+	free(prev);
 	sbuf_adds(&b, "]");
+	if (b.overflow) {
+		sbuf_free(&b);
+		return xstrdup("[\"(argv too large to record)\"]");
+	}
 	return b.p;
 }
 
@@ -225,7 +212,7 @@ record(struct execmon *m, struct pending *p, bool confirmed)
 	inner_pids(p->pid, &inner, &ppid);
 	ev.pid = inner;
 	ev.ppid = ppid;
-	sbuf_init(&x, 128 * 1024);
+	sbuf_init(&x, 256 * 1024);
 	sbuf_adds(&x, "\"path\":");
 	sbuf_add_json(&x, p->path ? p->path : "?");
 	sbuf_addf(&x, ",\"argv\":%s", p->argv_json ? p->argv_json : "[]");

@@ -438,13 +438,9 @@ record_start(struct sup *s)
 		.policy_hash = s->st.policy_hash, .pid = s->st.agent_pid };
 
 	sbuf_init(&x, 1 << 20);
-	sbuf_adds(&x, "\"argv\":[");
-	for (char *const *a = sp->argv; *a; a++) {
-		if (a != sp->argv)
-			sbuf_adds(&x, ",");
-		sbuf_add_json(&x, *a);
-	}
-	sbuf_addf(&x, "],\"uid\":%u,\"gid\":%u,\"workdir\":", (unsigned)sp->uid,
+	sbuf_adds(&x, "\"argv\":");
+	audit_add_argv(&x, sp->argv);
+	sbuf_addf(&x, ",\"uid\":%u,\"gid\":%u,\"workdir\":", (unsigned)sp->uid,
 	    (unsigned)sp->gid);
 	sbuf_add_json(&x, sp->workdir);
 	sbuf_addf(&x, ",\"namespaces\":[\"user\",\"mnt\",\"pid\",\"net\",\"ipc\",\"uts\","
