@@ -317,6 +317,37 @@ print(s.recv(4096).split(b'\\r\\n')[0].decode(), flush=True)
 " </dev/null 2>/dev/null)
 is "$OUT" "HTTP/1.1 503 Service Unavailable" "past the connection limit the proxy answers 503 at once"
 
+# ---- processes joined with warden exec -------------------------------------------------------
+
+EXNAME=exec-$$-$RANDOM
+track_name "$EXNAME"
+ex_out=$(mktmp ex)
+timeout 120 "$WARDEN" run --no-tty --name "$EXNAME" --policy "$POLICY" --workdir "$WORKDIR" "${HOSTS[@]}" \
+	-- sleep 60 </dev/null >"$ex_out/out" 2>"$ex_out/err" &
+track_pid $!
+if wait_until 20 test -S "$(state_dir "$EXNAME")/control.sock"; then
+	OUT=$(timeout 30 "$WARDEN" exec "$EXNAME" -- curl -sS "http://files.example.com:$HTTP_PORT/echo" 2>&1)
+	is "$(json_field "$OUT" host)" "files.example.com:$HTTP_PORT" "curl started with warden exec is attributed and allowed"
+	OUT=$(timeout 30 "$WARDEN" exec "$EXNAME" -- python3 -c "
+import urllib.request, urllib.error
+try:
+    urllib.request.urlopen('http://files.example.com:$HTTP_PORT/echo')
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())" 2>&1)
+	like "$OUT" "^403 .*binary $PY_EXE not allowed by policy 'tools'" "python3 started with warden exec is attributed and refused"
+	"$WARDEN" stop -t 1 "$EXNAME" >/dev/null 2>&1
+	sleep 0.5
+	if grep -q "no process in the sandbox owns" "$ex_out/err"; then
+		not_ok "no warden exec connection went unattributed"
+		diag "$(cat "$ex_out/err")"
+	else
+		ok "no warden exec connection went unattributed"
+	fi
+else
+	not_ok "a sandbox for warden exec starts"
+	diag "$(cat "$ex_out/err")"
+fi
+
 # ---- live reload through the control socket ------------------------------------------------------
 
 NAME=reload-$$-$RANDOM
