@@ -2,7 +2,7 @@
 #   make            build build/warden (release)
 #   make test       install test deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, run a governed agent on the default policy
-#   make bench      start-up benchmark against bwrap and srt -> docs/benchmarks.md
+#   make bench      start-up (vs bwrap, srt) and egress-proxy (vs tinyproxy) benchmarks -> docs/benchmarks.md
 #   make fuzz       build the libFuzzer targets with clang and run each for FUZZ_SECONDS
 #   make install PREFIX=/usr/local
 
@@ -44,6 +44,7 @@ bench:
 	$(MAKE) --no-print-directory build
 	bash scripts/bench-deps.sh
 	bash bench/startup.sh
+	bash bench/proxy.sh
 	bash bench/audit.sh
 
 $(FUZZBUILD)/build.ninja:
