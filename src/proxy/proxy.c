@@ -812,6 +812,18 @@ pump(struct proxy *px, struct half *h, int from, int to)
 		}
 		h->inpipe += (size_t)n;
 	}
+	/*
+	 * End of file seen in the last round: pass it on now if nothing is
+	 * left to write, or this direction would wait for an event that never
+	 * comes (neither side is watched for it any more).
+	 */
+	if (h->eof && h->inpipe == 0) {
+		pipe_put(px, h);
+		if (!h->shut) {
+			shutdown(to, SHUT_WR);
+			h->shut = true;
+		}
+	}
 	return 0;
 }
 

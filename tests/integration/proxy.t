@@ -47,6 +47,7 @@ www=$(mktmp www)
 	git -C "$www/repo.git" update-server-info
 	rm -rf "$src"
 ) || { echo "Bail out! cannot prepare the git repository"; exit 1; }
+head -c 150000 /dev/urandom >"$www/big.bin"
 start_upstream --root "$www"
 GIT_PORT=$UP_PORT GIT_LOG=$UP_LOG
 
@@ -202,6 +203,14 @@ cp pinned-curl pc.tmp && printf x >>pc.tmp && cat pc.tmp >pinned-curl && rm pc.t
 ./pinned-curl -sS -o /dev/null -w '%{http_code}' http://pinned.example.com:$HTTP_PORT/echo"
 is "$OUT" "200 403" "a binary whose content changed during the sandbox's life is refused"
 like "$ERR" "changed" "... and the reason says its content changed"
+
+# End of stream passes through every tunnel, however the last read falls.
+sandbox "${HOSTS[@]}" -- sh -c "
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	curl -sS --max-time 10 -o /dev/null -w '%{size_download} ' http://files.example.com:$GIT_PORT/big.bin
+	curl -sS --max-time 10 -p -o /dev/null -w '%{size_download} ' http://files.example.com:$GIT_PORT/big.bin
+done"
+is "$OUT" "$(printf '150000 %.0s' {1..20})" "150 kB downloads through forward and CONNECT tunnels all end (20 of 20)"
 
 # ---- attempts that must fail ----------------------------------------------------------------
 
