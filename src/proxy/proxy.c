@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,8 @@ struct proxy {
 static void conn_update(struct conn *c);
 static void conn_close(struct conn *c);
 static void start_connect(struct conn *c);
+static void connected(struct conn *c);
+static void tunnel(struct conn *c);
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -242,6 +245,11 @@ reply_and_close(struct conn *c, const void *data, size_t n)
 	pending_add(&c->to_client, data, n);
 	c->st = C_REPLY;
 	c->deadline = now_ns() + ms_ns(LINGER_MS);
+	/* Usually the whole answer fits in the socket buffer: no need to wait for EPOLLOUT. */
+	if (pending_flush(&c->to_client, c->cfd) == 0 && pending_empty(&c->to_client)) {
+		shutdown(c->cfd, SHUT_WR);
+		c->st = C_LINGER;
+	}
 	conn_update(c);
 }
 
@@ -555,6 +563,17 @@ start_connect(struct conn *c)
 			upstream_fail(c, 502, SOCKS5_GENERAL_FAILURE, "cannot watch the upstream socket");
 			return;
 		}
+		/*
+		 * A loopback or LAN handshake has often completed by now: go on
+		 * without a trip through the event loop.
+		 */
+		{
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			if (poll(&pf, 1, 0) == 1) {
+				connected(c);
+				return;
+			}
+		}
 		conn_update(c);
 		return;
 	}
@@ -613,7 +632,8 @@ connected(struct conn *c)
 		int one = 1;
 		setsockopt(c->ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	conn_update(c);
+	/* Answer (and send what is already pending) now rather than on the next event. */
+	tunnel(c);
 }
 
 /* ---- reading what the client wants ------------------------------------- */
