@@ -9,7 +9,7 @@ profile=${1:-build}
 build="gcc make meson ninja-build pkg-config libc6-dev libseccomp-dev libyaml-dev libssl-dev libpsl-dev libidn2-dev libjansson-dev"
 case "$profile" in
 build) pkgs="$build" ;;
-demo)  pkgs="$build python3" ;;
+demo)  pkgs="$build python3 curl" ;;
 test)       pkgs="$build python3 iproute2 passwd util-linux procps openssl curl git nodejs ca-certificates" ;;
 bench)      pkgs="$build bubblewrap hyperfine time socat ripgrep nodejs npm tinyproxy-bin" ;;
 fuzz)       pkgs="$build clang libclang-rt-14-dev" ;;
