@@ -202,23 +202,70 @@ sbuf_addf(struct sbuf *b, const char *fmt, ...)
 	free(p);
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
+			return 0;	/* overlong, or a surrogate */
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * Runs of plain bytes are copied at once; quotes, backslashes and control
+ * bytes are escaped; bytes that are not valid UTF-8 (an agent's argv may
+ * hold anything) become U+FFFD, so every consumer reads valid JSON.
+ */
 void
 sbuf_add_json(struct sbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *c = (const unsigned char *)(s ? s : ""), *run = c;
 
 	sbuf_add(b, "\"", 1);
-	for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
-		char esc[7] = "\\u00";
+	for (;;) {
+		size_t n;
+
+		if (*c >= 0x20 && *c != '"' && *c != '\\' && *c != 0x7f && *c < 0x80) {
+			c++;
+			continue;
+		}
+		if (c > run)
+			sbuf_add(b, (const char *)run, (size_t)(c - run));
+		if (!*c)
+			break;
 		if (*c == '"' || *c == '\\') {
-			esc[1] = (char)*c;
+			char esc[2] = { '\\', (char)*c };
 			sbuf_add(b, esc, 2);
+			c++;
 		} else if (*c < 0x20 || *c == 0x7f) {
-			esc[4] = hex[*c >> 4];
-			esc[5] = hex[*c & 15];
+			char esc[6] = { '\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15] };
 			sbuf_add(b, esc, 6);
-		} else
-			sbuf_add(b, (const char *)c, 1);
+			c++;
+		} else if ((n = utf8_len(c)) > 0) {
+			sbuf_add(b, (const char *)c, n);
+			c += n;
+		} else {
+			sbuf_add(b, "\\ufffd", 6);
+			c++;
+		}
+		run = c;
 	}
 	sbuf_add(b, "\"", 1);
 }
