@@ -86,7 +86,7 @@ _warden()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W 'run exec ps inspect stop policy help version' -- "$cur"))
+			COMPREPLY=($(compgen -W 'run exec ps inspect stop policy logs audit help version' -- "$cur"))
 		fi
 		return
 	fi
@@ -98,6 +98,7 @@ _warden()
 		--workdir) _warden_dirs "$cur"; return ;;
 		--env) _warden_env_names "$cur"; return ;;
 		--name | --add-host) return ;;
+		--audit-log) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
 		esac
 		# Options stop at `--` or at the first non-option word (the command).
 		for ((i = cmd_i + 1; i < COMP_CWORD; i++)); do
@@ -107,7 +108,7 @@ _warden()
 				_warden_command_at $((i + 1))
 				return
 				;;
-			-p | --policy | -n | --name | -w | --workdir | -e | --env | --add-host)
+			-p | --policy | -n | --name | -w | --workdir | -e | --env | --add-host | --audit-log)
 				# The value, or "=" "value" for --opt=value.
 				if [[ ${COMP_WORDS[i+1]} == = ]]; then
 					((i += 2))
@@ -132,10 +133,11 @@ _warden()
 		-w | --workdir) _warden_dirs "$cur"; return ;;
 		-e | --env) _warden_env_names "$cur"; return ;;
 		-n | --name | --add-host) return ;;
+		--audit-log) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			compopt +o nospace 2>/dev/null
-			COMPREPLY=($(compgen -W '-p --policy -n --name -w --workdir -e --env --add-host
+			COMPREPLY=($(compgen -W '-p --policy -n --name -w --workdir -e --env --add-host --audit-log
 			    -t --tty -T --no-tty -v --verbose -h --help --' -- "$cur"))
 		else
 			COMPREPLY=($(compgen -c -- "$cur"))
@@ -246,6 +248,27 @@ _warden()
 		;;
 	ps)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W '-h --help' -- "$cur"))
+		;;
+	logs)
+		[[ $prev == --since ]] && return
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '-f --follow --json --ocsf --since -h --help' -- "$cur"))
+		else
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -W "$(_warden_sandboxes)" -- "$cur") $(compgen -f -X '!*.jsonl' -- "$cur"))
+		fi
+		;;
+	audit)
+		if ((COMP_CWORD == cmd_i + 1)); then
+			COMPREPLY=($(compgen -W 'verify export' -- "$cur"))
+		elif [[ $prev == --format ]]; then
+			COMPREPLY=($(compgen -W 'ocsf' -- "$cur"))
+		elif [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '--key --format -h --help' -- "$cur"))
+		else
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
 		;;
 	esac
 }
