@@ -27,7 +27,7 @@ struct resolver {
 	pthread_cond_t cv;
 	struct resolve_req *head, *tail;
 	bool quit;
-	unsigned nthreads;
+	unsigned nthreads, want;	/* started, and to start on first use */
 	pthread_t threads[RESOLVE_MAX_THREADS];
 };
 
@@ -88,23 +88,12 @@ resolver_new(struct evloop *l, unsigned nthreads, struct werr *err)
 	fcntl(r->pipe[0], F_SETFL, O_NONBLOCK);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	if (nthreads > RESOLVE_MAX_THREADS)
-		nthreads = RESOLVE_MAX_THREADS;
-	for (r->nthreads = 0; r->nthreads < nthreads; r->nthreads++) {
-		sigset_t all, old;
-		int e;
-
-		/* Workers take no signals: the supervisor reads them from a signalfd. */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		e = pthread_create(&r->threads[r->nthreads], NULL, worker, r);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (e) {
-			werr_errno(err, e, "resolver: pthread_create");
-			resolver_free(r);
-			return NULL;
-		}
-	}
+	/*
+	 * Workers start on the first lookup: most sandboxes reach their hosts
+	 * through --add-host pins or IP literals, or not at all, and a thread
+	 * costs start-up time.
+	 */
+	r->want = nthreads > RESOLVE_MAX_THREADS ? RESOLVE_MAX_THREADS : nthreads;
 	if (evloop_add(l, &r->io, r->pipe[0], EPOLLIN, on_done, r) < 0) {
 		werr_sys(err, "resolver: epoll");
 		resolver_free(r);
@@ -151,9 +140,38 @@ resolver_free(struct resolver *r)
 	free(r);
 }
 
+static void
+start_workers(struct resolver *r)
+{
+	while (r->nthreads < r->want) {
+		sigset_t all, old;
+		int e;
+
+		/* Workers take no signals: the supervisor reads them from a signalfd. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		e = pthread_create(&r->threads[r->nthreads], NULL, worker, r);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (e) {
+			log_warnx("resolver: pthread_create: %s", strerror(e));
+			break;
+		}
+		r->nthreads++;
+	}
+}
+
 void
 resolver_submit(struct resolver *r, struct resolve_req *req)
 {
+	if (r->nthreads < r->want)
+		start_workers(r);
+	if (r->nthreads == 0) {
+		/* No worker could start: answer here rather than never. */
+		req->gai_err = EAI_SYSTEM;
+		if (write_all(r->pipe[1], &req, sizeof(req)) < 0)
+			log_warn("resolver: pipe");
+		return;
+	}
 	req->next = NULL;
 	pthread_mutex_lock(&r->mu);
 	if (r->tail)

@@ -616,6 +616,33 @@ raise_nofile(void)
 	}
 }
 
+/*
+ * The trail is opened after clone3, while init builds the root on the
+ * other CPU (loading the signing key is OpenSSL's first, slowest, use).
+ * Nothing goes unrecorded meanwhile: the agent's first execve is a
+ * notification that only the event loop, which starts after this, answers.
+ */
+static int
+open_audit(struct sup *s, struct werr *err)
+{
+	const struct sandbox_spec *spec = s->spec;
+	struct audit_config ac = {
+		.path = spec->audit_path, .key_path = spec->audit_key, .sandbox = spec->name,
+		.fsync = spec->policy->audit_fsync == AUDIT_SYNC_ALWAYS ?
+		    AUDIT_FSYNC_ALWAYS : AUDIT_FSYNC_BATCH,
+		.batch_ms = 100,
+	};
+
+	s->audit = audit_open(&ac, err);
+	if (!s->audit)
+		return -1;
+	if (audit_moved_aside(s->audit))
+		log_warnx("audit: %s ended in a torn record (a crash); it was moved to %s "
+		    "and a new trail begins", spec->audit_path, audit_moved_aside(s->audit));
+	log_info("audit trail %s (key %.16s…)", spec->audit_path, audit_pubkey(s->audit));
+	return 0;
+}
+
 int
 sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 {
@@ -636,23 +663,6 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		goto out_state;
 	if (make_placeholders(spec, &made, err) < 0)
 		goto out_limits;
-	{
-		struct audit_config ac = {
-			.path = spec->audit_path, .key_path = spec->audit_key, .sandbox = spec->name,
-			.fsync = spec->policy->audit_fsync == AUDIT_SYNC_ALWAYS ?
-			    AUDIT_FSYNC_ALWAYS : AUDIT_FSYNC_BATCH,
-			.batch_ms = 100,
-		};
-		s.audit = audit_open(&ac, err);
-		if (!s.audit)
-			goto out_placeholders;
-		if (audit_moved_aside(s.audit))
-			log_warnx("audit: %s ended in a torn record (a crash); it was moved to %s "
-			    "and a new trail begins", spec->audit_path, audit_moved_aside(s.audit));
-		log_info("audit trail %s (key %.16s…)", spec->audit_path, audit_pubkey(s.audit));
-		s.started_ns = now_ns();
-	}
-
 	/* Signals arrive through signalfd from now on; the agent sees them via init. */
 	sigemptyset(&mask);
 	{
@@ -673,8 +683,18 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 		goto out_sig;
 	}
 	/* The agent inherits warden's limits, so they are raised only after spawning. */
+	s.started_ns = now_ns();
 	if (sandbox_spawn(spec, &lp, &s.init_pid, &s.pidfd, &s.ctl, err) < 0)
 		goto out_sig;
+	if (open_audit(&s, err) < 0) {
+		siginfo_t si;
+
+		syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, (id_t)s.pidfd, &si, WEXITED);
+		close(s.pidfd);
+		close(s.ctl);
+		goto out_sig;
+	}
 	raise_nofile();
 	event_set_sink(log_event, &s);
 
@@ -748,7 +768,6 @@ out_sig:
 	setrlimit(RLIMIT_NOFILE, &saved_nofile);
 	signal(SIGPIPE, old_pipe);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-out_placeholders:
 	{
 		struct werr aerr = { 0 };
 		if (s.audit && audit_close(s.audit, &aerr) < 0)
