@@ -19,34 +19,8 @@
 
 #define FIXTURES "tests/policies/"
 
-static int n_pass, n_fail;
-static const char *cur_test = "";
+#include "check.h"
 
-static bool __attribute__((format(printf, 4, 5)))
-check(bool cond, const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond)
-		n_pass++;
-	else
-		n_fail++;
-	printf("%s %d - %s: ", cond ? "ok" : "not ok", n_pass + n_fail, cur_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (!cond)
-		printf("   # at %s:%d", file, line);
-	printf("\n");
-	return cond;
-}
-
-#define CHECK(cond, ...) check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define CHECK_INT(a, b) ({ long long _a = (long long)(a), _b = (long long)(b); \
-	check(_a == _b, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)", #a, #b, _a, _b); })
-#define CHECK_STR(a, b) ({ const char *_a = (a), *_b = (b); \
-	check(_a && _b && strcmp(_a, _b) == 0, __FILE__, __LINE__, "%s == \"%s\" (got \"%s\")", \
-	    #a, _b ? _b : "(null)", _a ? _a : "(null)"); })
 #define STARTS_WITH(s, lit) (strncmp((s), (lit), strlen(lit)) == 0)
 #define CHECK_NULL(a) check((a) == NULL, __FILE__, __LINE__, "%s is NULL", #a)
 
