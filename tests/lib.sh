@@ -214,11 +214,18 @@ ERR=
 RC=
 
 # sandbox [WARDEN-RUN-OPTIONS...] -- CMD [ARG...]
-# Runs `warden run --no-tty [--policy $POLICY] --workdir $WORKDIR OPTIONS -- CMD`
+# Runs `warden run --no-tty [--policy $POLICY] --workdir $WORKDIR
+# --audit-log <scratch> OPTIONS -- CMD`
 # with stdin from /dev/null; sets OUT (stdout), ERR (stderr) and RC.
 sandbox() {
 	local args=(run --no-tty --workdir "$WORKDIR")
 	[[ -n $POLICY ]] && args+=(--policy "$POLICY")
+	# Trails go to the scratch directory (a later --audit-log in the
+	# arguments wins), unless a test is about the default location.
+	if [[ -z ${T_DEFAULT_TRAIL:-} ]]; then
+		mkdir -p "$_t_tmp/trails"
+		args+=(--audit-log "$_t_tmp/trails/$RANDOM$RANDOM.jsonl")
+	fi
 	OUT=$(timeout 60 "$WARDEN" "${args[@]}" "$@" </dev/null 2>"$_t_tmp/stderr")
 	RC=$?
 	ERR=$(cat "$_t_tmp/stderr")

@@ -1,6 +1,7 @@
 /* warden run [--policy FILE] [--name NAME] [--workdir DIR] [--env K=V]... -- CMD [ARG...] */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <limits.h>
@@ -87,6 +88,31 @@ proxy_tuning(struct proxy_config *c)
 		else if (v)
 			log_warnx("ignoring %s=%s: expected a number from 1 to 86400000", knobs[i].name, v);
 	}
+}
+
+/*
+ * A trail kept elsewhere (--audit-log, audit.path) is linked from the
+ * default location, so `warden logs NAME` finds it after the sandbox has
+ * gone.  A real trail already there is left alone: it is evidence.
+ */
+static void
+link_trail(const char *dir, const char *name, const char *path)
+{
+	char def[PATH_MAX + 64], sub[PATH_MAX + 16];
+	struct werr e = { 0 };
+	struct stat st;
+
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	snprintf(def, sizeof(def), "%s/audit.jsonl", sub);
+	if (strcmp(def, path) == 0)
+		return;
+	if (lstat(def, &st) == 0 && !S_ISLNK(st.st_mode))
+		return;
+	if (mkdir_p(sub, 0700, &e) < 0)
+		return;
+	unlink(def);
+	if (symlink(path, def) < 0)
+		log_debug("cannot link %s to %s: %s", def, path, strerror(errno));
 }
 
 int
@@ -218,6 +244,7 @@ cmd_run(int argc, char **argv)
 		return WEXIT_FAILURE;
 	}
 	snprintf(audit_key, sizeof(audit_key), "%s/audit.key", audit_dir);
+	link_trail(audit_dir, name, audit_path);
 	spec.audit_path = audit_path;
 	spec.audit_key = audit_key;
 	spec.version = WARDEN_VERSION;

@@ -563,7 +563,7 @@ if is_root; then
 else
 	dtrail=$XDG_STATE_HOME/warden/$name/audit.jsonl
 fi
-sandbox --name "$name" -- true
+T_DEFAULT_TRAIL=1 sandbox --name "$name" -- true
 is "$RC" 0 "a run without --audit-log"
 if [[ -f $dtrail ]]; then
 	ok "its trail is at $dtrail"

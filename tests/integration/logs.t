@@ -187,11 +187,16 @@ rc=$?
 is "$rc" 2 "--since with neither a time nor an age: usage error (exit 2)"
 like "$out" "RFC 3339" "... saying what it expects"
 
-# The name of a finished sandbox whose trail is not at the default location.
+# A finished sandbox whose trail was kept elsewhere is still found by name:
+# the default location links to it.
 out=$("$WARDEN" logs "$NAME_A" 2>&1)
 rc=$?
-is "$rc" 1 "a finished sandbox with a trail elsewhere is not found by name (exit 1)"
-like "$out" "no sandbox named '$NAME_A' is running, and it has no trail at $STATE_BASE/$NAME_A/audit\.jsonl" \
+is "$rc" 0 "a finished sandbox with its trail elsewhere is found by name (exit 0)"
+check "... through a link at the default location" test -L "$STATE_BASE/$NAME_A/audit.jsonl"
+out=$("$WARDEN" logs "no-such-sandbox-$$" 2>&1)
+rc=$?
+is "$rc" 1 "an unknown name is not found (exit 1)"
+like "$out" "no sandbox named 'no-such-sandbox-$$' is running, and it has no trail at $STATE_BASE/no-such-sandbox-$$/audit\.jsonl" \
 	"... and the message says where it looked"
 
 out=$("$WARDEN" logs --json --ocsf "$TRAIL" 2>&1)
@@ -201,7 +206,7 @@ check "warden logs --help" "$WARDEN" logs --help
 # ---- a finished sandbox, trail at the default location ---------------------------------------
 
 NAME_B=logs-b-$$
-sandbox --name "$NAME_B" "${HOSTS[@]}" -- curl -sS -o /dev/null "http://files.example.com:$HTTP_PORT/echo"
+T_DEFAULT_TRAIL=1 sandbox --name "$NAME_B" "${HOSTS[@]}" -- curl -sS -o /dev/null "http://files.example.com:$HTTP_PORT/echo"
 is "$RC" 0 "a sandbox without --audit-log ran"
 check "... its trail is at $STATE_BASE/$NAME_B/audit.jsonl" test -s "$STATE_BASE/$NAME_B/audit.jsonl"
 out=$("$WARDEN" logs "$NAME_B" 2>&1)
