@@ -36,7 +36,10 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +65,16 @@
 #define JSON_DEPTH 64
 /* How many lines to look ahead for a missing record before giving up. */
 #define LOOKAHEAD_LINES 1000000
+/*
+ * Lines examined together on two threads, and how many each thread takes
+ * at a time from the batch: small enough that neither waits long for the
+ * other at the end of a batch, large enough that taking them is not
+ * contended.  A 1 MiB chunk of ~630-byte records is about one batch.
+ */
+#define BATCH 2048
+#define BLOCK 16
+/* audit_verify: fewer lines than this are not worth waking a second thread. */
+#define PAR_MIN_LINES 64
 
 /* Top-level members the verifier reads or must see only once. */
 enum {
@@ -611,18 +624,174 @@ look_ahead(struct verifier *v, const char *p, size_t len)
 	}
 }
 
-/* One complete line (without its newline). */
-static void
-feed_line(struct verifier *v, const char *p, size_t len)
+/*
+ * What a line is on its own, before the chain: everything feed_line checks
+ * that does not depend on the records before it.  It reads only the line,
+ * so lines can be examined out of order (two threads, examine_batch);
+ * feed_line then acts on the results strictly in order.
+ */
+enum exam_code {
+	LN_OK,		/* a well-formed record whose hash matches */
+	LN_EMPTY,
+	LN_NO_SEQ,	/* does not begin with {"seq":N, N > 0 */
+	LN_SHORT,
+	LN_ENDS,		/* does not end with "prev" and "hash" */
+	LN_HASH,		/* hash mismatch (or "hash"/"prev" not hex) */
+	LN_TIME,
+	LN_JSON,
+};
+
+/* The kinds of record the chain checks tell apart, by "event". */
+enum { EV_OTHER, EV_CHECKPOINT, EV_STOP, EV_POLICY_LOAD };
+
+struct exam {
+	uint64_t seq;		/* from LN_SHORT on */
+	uint32_t nd;		/* its digits */
+	unsigned char code, event;
+};
+
+static bool
+event_is(const struct jscan *s, const char *name, size_t n)
 {
-	struct audit_report *r = v->r;
+	return (s->seen & (1u << K_EVENT)) && s->v[K_EVENT].is_string &&
+	    s->v[K_EVENT].len == n && memcmp(s->v[K_EVENT].p, name, n) == 0;
+}
+
+/*
+ * Checks in the order feed_line reports them; the first failure is the
+ * code.  ctx is the calling thread's SHA-256 context.  len is at most
+ * LINE_MAX_LEN.
+ */
+static void
+examine(EVP_MD_CTX *ctx, const EVP_MD *md, const char *p, size_t len, struct exam *e)
+{
 	struct jscan s;
 	unsigned char h[32];
 	char hx[HEX + 1];
-	const char *tail, *prev_hex;
-	uint64_t seq;
+	const char *tail;
+	uint64_t seq = 0;
 	size_t nd;
 	unsigned int hl = 0;
+
+	e->seq = 0;
+	e->nd = 0;
+	e->event = EV_OTHER;
+	if (len == 0) {
+		e->code = LN_EMPTY;
+		return;
+	}
+	nd = len > 7 && memcmp(p, HEAD_PREFIX, 7) == 0 ? parse_dec(p + 7, len - 7, &seq) : 0;
+	if (!nd || seq == 0) {
+		e->code = LN_NO_SEQ;
+		return;
+	}
+	e->seq = seq;
+	e->nd = (uint32_t)nd;
+	if (len < MIN_LEN + nd) {
+		e->code = LN_SHORT;
+		return;
+	}
+	tail = p + len - TAIL_LEN;
+	/*
+	 * The hex digits themselves are checked by comparison: with the hash
+	 * just computed, and with the previous record's hash.
+	 */
+	if (memcmp(tail, ",\"hash\":\"", 9) != 0 || memcmp(p + len - 2, "\"}", 2) != 0 ||
+	    memcmp(tail - PREV_LEN, ",\"prev\":\"", 9) != 0 || tail[-1] != '"') {
+		e->code = LN_ENDS;
+		return;
+	}
+	/* hash = SHA-256(line up to ,"hash":" followed by '}'). */
+	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, p, (size_t)(tail - p)) != 1 ||
+	    EVP_DigestUpdate(ctx, "}", 1) != 1 ||
+	    EVP_DigestFinal_ex(ctx, h, &hl) != 1 || hl != 32)
+		abort();	/* OpenSSL fails here only when it cannot allocate */
+	tohex(h, 32, hx);
+	if (memcmp(hx, tail + 9, HEX) != 0) {
+		e->code = LN_HASH;
+		return;
+	}
+	/*
+	 * The record is as its writer made it; is it what warden's writer
+	 * makes?  (Checked after the hash, so that an edit is named as one.)
+	 */
+	if (memcmp(p + 7 + nd, TIME_PREFIX, sizeof(TIME_PREFIX) - 1) != 0 ||
+	    !time_ok(p + 7 + nd + sizeof(TIME_PREFIX) - 1) ||
+	    p[7 + nd + sizeof(TIME_PREFIX) - 1 + TIME_LEN] != '"') {
+		e->code = LN_TIME;
+		return;
+	}
+	if (!jscan_record(&s, p, len)) {
+		e->code = LN_JSON;
+		return;
+	}
+	e->code = LN_OK;
+	if (event_is(&s, "audit.checkpoint", 16))
+		e->event = EV_CHECKPOINT;
+	else if (event_is(&s, "sandbox.stop", 12))
+		e->event = EV_STOP;
+	else if (event_is(&s, "policy.load", 11))
+		e->event = EV_POLICY_LOAD;
+}
+
+/* The verdict on a line examine() rejected, in the words feed_line always used. */
+static void
+report_exam(struct verifier *v, const char *p, size_t len, const struct exam *e)
+{
+	const char *tail = p + len - TAIL_LEN, *prev_hex = tail - PREV_LEN + 9;
+	uint64_t seq = e->seq;
+	struct jscan s;
+
+	switch (e->code) {
+	case LN_EMPTY:
+		bad(v, 0, "line %llu: empty -- not an audit record", (unsigned long long)v->line);
+		break;
+	case LN_NO_SEQ:
+		bad(v, 0, "line %llu: not an audit record (it does not begin with {\"seq\":N, "
+		    "N a positive number)", (unsigned long long)v->line);
+		break;
+	case LN_SHORT:
+		bad(v, seq, "%s: not an audit record (too short)", rec(v, seq));
+		break;
+	case LN_ENDS:
+		bad(v, seq, "%s: not an audit record (it does not end with \"prev\" and \"hash\")",
+		    rec(v, seq));
+		break;
+	case LN_HASH:
+		if (!is_hex(tail + 9, HEX) || !is_hex(prev_hex, HEX))
+			bad(v, seq, "%s: not an audit record (its \"%s\" is not 64 lowercase hex "
+			    "digits)", rec(v, seq), is_hex(prev_hex, HEX) ? "hash" : "prev");
+		else
+			bad(v, seq, "%s: hash does not match its contents -- the record was edited",
+			    rec(v, seq));
+		break;
+	case LN_TIME:
+		bad(v, seq, "%s: not an audit record (\"time\" does not follow \"seq\" as an "
+		    "RFC 3339 UTC time with nanoseconds)", rec(v, seq));
+		break;
+	case LN_JSON:
+		/* Scanned again for the place and reason: this happens once. */
+		jscan_record(&s, p, len);
+		bad(v, seq, "%s: not valid JSON at byte %zu (%s)", rec(v, seq),
+		    (size_t)((const char *)s.p - p) + 1, s.err);
+		break;
+	default:
+		abort();
+	}
+}
+
+/*
+ * One complete line (without its newline).  pre: examine()'s results for
+ * it when already known, else NULL.
+ */
+static void
+feed_line(struct verifier *v, const char *p, size_t len, const struct exam *pre)
+{
+	struct audit_report *r = v->r;
+	struct exam e;
+	const char *tail, *prev_hex, *hx;
+	uint64_t seq;
 
 	v->line++;
 	/*
@@ -643,64 +812,19 @@ feed_line(struct verifier *v, const char *p, size_t len)
 			look_ahead(v, p, len);
 		return;
 	}
-	if (len == 0) {
-		bad(v, 0, "line %llu: empty -- not an audit record", (unsigned long long)v->line);
+	if (!pre) {
+		examine(v->md_ctx, v->md, p, len, &e);
+		pre = &e;
+	}
+	if (pre->code != LN_OK) {
+		report_exam(v, p, len, pre);
 		return;
 	}
-	nd = len > 7 && memcmp(p, HEAD_PREFIX, 7) == 0 ? parse_dec(p + 7, len - 7, &seq) : 0;
-	if (!nd || seq == 0) {
-		bad(v, 0, "line %llu: not an audit record (it does not begin with {\"seq\":N, "
-		    "N a positive number)", (unsigned long long)v->line);
-		return;
-	}
-	if (len < MIN_LEN + nd) {
-		bad(v, seq, "%s: not an audit record (too short)", rec(v, seq));
-		return;
-	}
+	seq = pre->seq;
 	tail = p + len - TAIL_LEN;
 	prev_hex = tail - PREV_LEN + 9;
-	/*
-	 * The hex digits themselves are checked by comparison: with the hash
-	 * just computed, and with the previous record's hash.
-	 */
-	if (memcmp(tail, ",\"hash\":\"", 9) != 0 || memcmp(p + len - 2, "\"}", 2) != 0 ||
-	    memcmp(tail - PREV_LEN, ",\"prev\":\"", 9) != 0 || tail[-1] != '"') {
-		bad(v, seq, "%s: not an audit record (it does not end with \"prev\" and \"hash\")",
-		    rec(v, seq));
-		return;
-	}
-	/* hash = SHA-256(line up to ,"hash":" followed by '}'). */
-	if (EVP_DigestInit_ex2(v->md_ctx, v->md, NULL) != 1 ||
-	    EVP_DigestUpdate(v->md_ctx, p, (size_t)(tail - p)) != 1 ||
-	    EVP_DigestUpdate(v->md_ctx, "}", 1) != 1 ||
-	    EVP_DigestFinal_ex(v->md_ctx, h, &hl) != 1 || hl != 32)
-		abort();	/* OpenSSL fails here only when it cannot allocate */
-	tohex(h, 32, hx);
-	if (memcmp(hx, tail + 9, HEX) != 0) {
-		if (!is_hex(tail + 9, HEX) || !is_hex(prev_hex, HEX))
-			bad(v, seq, "%s: not an audit record (its \"%s\" is not 64 lowercase hex "
-			    "digits)", rec(v, seq), is_hex(prev_hex, HEX) ? "hash" : "prev");
-		else
-			bad(v, seq, "%s: hash does not match its contents -- the record was edited",
-			    rec(v, seq));
-		return;
-	}
-	/*
-	 * The record is as its writer made it; is it what warden's writer
-	 * makes?  (Checked after the hash, so that an edit is named as one.)
-	 */
-	if (memcmp(p + 7 + nd, TIME_PREFIX, sizeof(TIME_PREFIX) - 1) != 0 ||
-	    !time_ok(p + 7 + nd + sizeof(TIME_PREFIX) - 1) ||
-	    p[7 + nd + sizeof(TIME_PREFIX) - 1 + TIME_LEN] != '"') {
-		bad(v, seq, "%s: not an audit record (\"time\" does not follow \"seq\" as an "
-		    "RFC 3339 UTC time with nanoseconds)", rec(v, seq));
-		return;
-	}
-	if (!jscan_record(&s, p, len)) {
-		bad(v, seq, "%s: not valid JSON at byte %zu (%s)", rec(v, seq),
-		    (size_t)((const char *)s.p - p) + 1, s.err);
-		return;
-	}
+	/* The stored hash, equal to the one computed (examine checked). */
+	hx = tail + 9;
 	if (seq != v->seq + 1) {
 		if (v->seq == 0 && v->line == 1) {
 			bad(v, seq, "line 1: the trail begins at seq %llu, not 1 -- its first "
@@ -739,19 +863,22 @@ feed_line(struct verifier *v, const char *p, size_t len)
 			    "record before it was rewritten with its hash recomputed", rec(v, seq));
 		return;
 	}
-	if ((s.seen & (1u << K_EVENT)) && s.v[K_EVENT].is_string &&
-	    s.v[K_EVENT].len == 16 && memcmp(s.v[K_EVENT].p, "audit.checkpoint", 16) == 0) {
-		check_checkpoint(v, &s, seq, p + 7, nd, prev_hex);
+	if (pre->event == EV_CHECKPOINT) {
+		struct jscan s;
+		/*
+		 * Its members are found by scanning it again (it passed the
+		 * scan): one record in many, cheaper than keeping every line's.
+		 */
+		if (!jscan_record(&s, p, len))
+			abort();
+		check_checkpoint(v, &s, seq, p + 7, pre->nd, prev_hex);
 		if (v->stopped)
 			return;
 	} else {
-		bool stop = (s.seen & (1u << K_EVENT)) && s.v[K_EVENT].is_string &&
-		    s.v[K_EVENT].len == 12 && memcmp(s.v[K_EVENT].p, "sandbox.stop", 12) == 0;
 		/* The first record after a checkpoint: does a new run begin with it? */
 		if (r->last_signed_seq && seq == r->last_signed_seq + 1)
-			v->tail_starts_run = (s.seen & (1u << K_EVENT)) && s.v[K_EVENT].is_string &&
-			    s.v[K_EVENT].len == 11 && memcmp(s.v[K_EVENT].p, "policy.load", 11) == 0;
-		v->last_was_stop = stop;
+			v->tail_starts_run = pre->event == EV_POLICY_LOAD;
+		v->last_was_stop = pre->event == EV_STOP;
 	}
 	v->seq = seq;
 	memcpy(v->prev, hx, HEX);
@@ -872,24 +999,211 @@ verifier_free(struct verifier *v)
 	EVP_PKEY_free(v->pkey);
 }
 
+/*
+ * Two threads share the per-line work of a batch (examine(): the SHA-256,
+ * the format checks and the JSON scan -- nearly all of the cost), taking
+ * BLOCK lines at a time from a shared counter so that neither idles while
+ * the other still has lines.  The chain checks then run on the calling
+ * thread, over the batch in order, exactly as without the second thread:
+ * the report cannot depend on how the lines were shared.
+ */
+struct pool {
+	const EVP_MD *md;
+	size_t min_lines;		/* smallest batch given to two threads */
+	bool started;			/* the worker runs */
+	bool failed;			/* it could not be started: one thread */
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	uint64_t gen;			/* batches handed out */
+	bool busy, quit;		/* the worker has a batch / should exit */
+	EVP_MD_CTX *wctx;		/* the worker's SHA-256 context */
+	atomic_size_t next;		/* the first line not yet taken */
+	size_t n;
+	const char *lp[BATCH];
+	size_t ll[BATCH];
+	struct exam ex[BATCH];
+};
+
+static void
+examine_blocks(struct pool *pl, EVP_MD_CTX *ctx)
+{
+	for (;;) {
+		size_t i = atomic_fetch_add(&pl->next, BLOCK), e;
+
+		if (i >= pl->n)
+			return;
+		e = i + BLOCK < pl->n ? i + BLOCK : pl->n;
+		for (; i < e; i++)
+			/* A longer line is rejected by feed_line before it looks. */
+			if (pl->ll[i] <= LINE_MAX_LEN)
+				examine(ctx, pl->md, pl->lp[i], pl->ll[i], &pl->ex[i]);
+	}
+}
+
+static void *
+worker(void *arg)
+{
+	struct pool *pl = arg;
+	uint64_t seen = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&pl->mu);
+		while (!pl->quit && pl->gen == seen)
+			pthread_cond_wait(&pl->go, &pl->mu);
+		if (pl->quit) {
+			pthread_mutex_unlock(&pl->mu);
+			return NULL;
+		}
+		seen = pl->gen;
+		pthread_mutex_unlock(&pl->mu);
+		examine_blocks(pl, pl->wctx);
+		pthread_mutex_lock(&pl->mu);
+		pl->busy = false;
+		pthread_cond_signal(&pl->done);
+		pthread_mutex_unlock(&pl->mu);
+	}
+}
+
+/* Started for the first batch that needs it, so a short trail never starts it. */
+static bool
+pool_start(struct pool *pl)
+{
+	sigset_t all, old;
+	int e;
+
+	if (pl->started || pl->failed)
+		return pl->started;
+	pl->failed = true;
+	pl->wctx = EVP_MD_CTX_new();
+	if (!pl->wctx)
+		return false;
+	if (pthread_mutex_init(&pl->mu, NULL) != 0)
+		goto no_mu;
+	if (pthread_cond_init(&pl->go, NULL) != 0)
+		goto no_go;
+	if (pthread_cond_init(&pl->done, NULL) != 0)
+		goto no_done;
+	/* Signals stay with the caller's thread, where its handlers expect them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&pl->tid, NULL, worker, pl);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e == 0) {
+		pl->started = true;
+		pl->failed = false;
+		return true;
+	}
+	pthread_cond_destroy(&pl->done);
+no_done:
+	pthread_cond_destroy(&pl->go);
+no_go:
+	pthread_mutex_destroy(&pl->mu);
+no_mu:
+	EVP_MD_CTX_free(pl->wctx);
+	pl->wctx = NULL;
+	return false;
+}
+
+static void
+pool_stop(struct pool *pl)
+{
+	if (!pl->started)
+		return;
+	pthread_mutex_lock(&pl->mu);
+	pl->quit = true;
+	pthread_cond_signal(&pl->go);
+	pthread_mutex_unlock(&pl->mu);
+	pthread_join(pl->tid, NULL);
+	pthread_cond_destroy(&pl->done);
+	pthread_cond_destroy(&pl->go);
+	pthread_mutex_destroy(&pl->mu);
+	EVP_MD_CTX_free(pl->wctx);
+	pl->started = false;
+}
+
+/* Examine pl's n lines on both threads; returns when all are done. */
+static void
+examine_batch(struct pool *pl, EVP_MD_CTX *ctx)
+{
+	pthread_mutex_lock(&pl->mu);
+	atomic_store(&pl->next, 0);
+	pl->busy = true;
+	pl->gen++;
+	pthread_cond_signal(&pl->go);
+	pthread_mutex_unlock(&pl->mu);
+	examine_blocks(pl, ctx);
+	pthread_mutex_lock(&pl->mu);
+	while (pl->busy)
+		pthread_cond_wait(&pl->done, &pl->mu);
+	pthread_mutex_unlock(&pl->mu);
+}
+
+/*
+ * Feed the complete lines in [p, end) until the verdict is decided (and
+ * no look-ahead continues); returns where the unread part begins.  With a
+ * pool, lines are examined a batch at a time first.
+ */
+static const char *
+feed_lines(struct verifier *v, struct pool *pl, const char *p, const char *end)
+{
+	const char *nl;
+
+	while (p < end) {
+		if (pl && !v->stopped) {
+			const char *q = p;
+			size_t n = 0;
+			bool par;
+
+			while (n < BATCH && q < end && (nl = memchr(q, '\n', (size_t)(end - q)))) {
+				pl->lp[n] = q;
+				pl->ll[n] = (size_t)(nl - q);
+				n++;
+				q = nl + 1;
+			}
+			if (n == 0)
+				break;
+			pl->n = n;
+			par = n >= pl->min_lines && pool_start(pl);
+			if (par)
+				examine_batch(pl, v->md_ctx);
+			for (size_t i = 0; i < n; i++) {
+				feed_line(v, pl->lp[i], pl->ll[i], par ? &pl->ex[i] : NULL);
+				if (v->stopped && !v->looking)
+					return pl->lp[i] + pl->ll[i] + 1;
+			}
+			p = q;
+			continue;
+		}
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			break;
+		feed_line(v, p, (size_t)(nl - p), NULL);
+		p = nl + 1;
+		if (v->stopped && !v->looking)
+			break;
+	}
+	return p;
+}
+
 int
 audit_verify_buffer(const char *buf, size_t len, const char *want_key,
     struct audit_report *r, struct werr *err)
 {
 	struct verifier v;
-	const char *p = buf, *end = buf + len, *nl;
+	const char *p, *end = buf + len;
 
 	if (verifier_init(&v, want_key, r, err) < 0)
 		return -1;
-	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
-		feed_line(&v, p, (size_t)(nl - p));
-		p = nl + 1;
-		if (v.stopped && !v.looking)
-			break;
-	}
+	p = feed_lines(&v, NULL, buf, end);
 	finish(&v, v.stopped ? NULL : p, v.stopped ? 0 : (size_t)(end - p));
 	verifier_free(&v);
 	return 0;
+}
+
+int
+audit_verify(FILE *f, const char *want_key, struct audit_report *r, struct werr *err)
+{
+	return audit_verify_split(f, want_key, PAR_MIN_LINES, r, err);
 }
 
 /*
@@ -899,19 +1213,26 @@ audit_verify_buffer(const char *buf, size_t len, const char *want_key,
  * grows past one chunk plus one record.
  */
 int
-audit_verify(FILE *f, const char *want_key, struct audit_report *r, struct werr *err)
+audit_verify_split(FILE *f, const char *want_key, size_t min_lines, struct audit_report *r,
+    struct werr *err)
 {
 	struct verifier v;
+	struct pool *pl = NULL;
 	size_t cap = CHUNK + LINE_MAX_LEN + 1, have = 0;
 	char *buf;
 	int ret = 0;
 
 	if (verifier_init(&v, want_key, r, err) < 0)
 		return -1;
+	if (min_lines != SIZE_MAX) {
+		pl = xcalloc(1, sizeof(*pl));
+		pl->md = v.md;
+		pl->min_lines = min_lines;
+	}
 	buf = xmalloc(cap);
 	for (;;) {
 		size_t n = fread(buf + have, 1, cap - have, f);
-		const char *p = buf, *end, *nl;
+		const char *p, *end;
 
 		if (n == 0 && ferror(f)) {
 			werr_sys(err, "read");
@@ -920,19 +1241,14 @@ audit_verify(FILE *f, const char *want_key, struct audit_report *r, struct werr 
 		}
 		have += n;
 		end = buf + have;
-		while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
-			feed_line(&v, p, (size_t)(nl - p));
-			p = nl + 1;
-			if (v.stopped && !v.looking)
-				break;
-		}
+		p = feed_lines(&v, pl, buf, end);
 		if (v.stopped && !v.looking) {
 			finish(&v, NULL, 0);
 			break;
 		}
 		if ((size_t)(end - p) > LINE_MAX_LEN) {
 			/* No newline within a record's length: count it as a line and stop. */
-			feed_line(&v, p, (size_t)(end - p));
+			feed_line(&v, p, (size_t)(end - p), NULL);
 			if (!v.looking) {
 				finish(&v, NULL, 0);
 				break;
@@ -963,6 +1279,10 @@ audit_verify(FILE *f, const char *want_key, struct audit_report *r, struct werr 
 	}
 out:
 	free(buf);
+	if (pl) {
+		pool_stop(pl);
+		free(pl);
+	}
 	verifier_free(&v);
 	if (ret < 0)
 		memset(r, 0, sizeof(*r));

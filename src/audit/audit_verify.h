@@ -40,7 +40,16 @@ struct audit_report {
  */
 int audit_verify(FILE *f, const char *want_key, struct audit_report *r, struct werr *err);
 
-/* The same over a buffer (what the fuzzer drives). */
+/*
+ * audit_verify, with the per-record work (hashes, format and JSON checks)
+ * of every batch of at least min_lines lines shared with a second thread;
+ * SIZE_MAX: one thread.  The report is the same either way; audit_verify
+ * picks the threshold, and the tests use this to compare the two.
+ */
+int audit_verify_split(FILE *f, const char *want_key, size_t min_lines,
+    struct audit_report *r, struct werr *err);
+
+/* The same over a buffer (what the fuzzer drives), on one thread. */
 int audit_verify_buffer(const char *buf, size_t len, const char *want_key,
     struct audit_report *r, struct werr *err);
 
