@@ -161,6 +161,12 @@ log_event(const struct event *ev, void *arg)
 	char line[2048];
 	int r = 0;
 
+	/*
+	 * A program's exec is recorded before its connections: confirm the
+	 * pending execs first (a few stat calls), so the trail reads in order.
+	 */
+	if (s->execmon && strncmp(ev->type, "net.", 4) == 0)
+		execmon_tick(s->execmon);
 	if (s->audit && audit_append(s->audit, ev) < 0) {
 		r = -1;
 		audit_trouble(s);
