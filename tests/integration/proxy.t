@@ -313,6 +313,20 @@ print('slow', slow.recv(4096).split(b'\\r\\n')[0].decode(), flush=True)
 is "$OUT" "other 200 fast
 slow HTTP/1.1 408 Request Timeout" "a stalled request head does not stall others, and gets 408 after the header timeout"
 
+# A tunnel without traffic is closed after the idle timeout.
+OUT=$(WARDEN_PROXY_IDLE_TIMEOUT_MS=1000 timeout 60 "$WARDEN" run --no-tty --policy "$POLICY" \
+	--workdir "$WORKDIR" "${HOSTS[@]}" -- python3 -c "
+import socket, time
+s = socket.create_connection(('127.0.0.1', 3128))
+s.sendall(b'CONNECT api.anthropic.com:$HTTP_PORT HTTP/1.1\\r\\nHost: api.anthropic.com:$HTTP_PORT\\r\\n\\r\\n')
+print(s.recv(4096).split(b'\\r\\n')[0].decode(), flush=True)
+t = time.time()
+s.settimeout(10)
+print('closed' if s.recv(4096) == b'' else 'data', 'after idle' if time.time() - t >= 0.9 else 'too early', flush=True)
+" </dev/null 2>/dev/null)
+is "$OUT" "HTTP/1.1 200 Connection established
+closed after idle" "an idle tunnel is closed after the idle timeout"
+
 # The connection limit answers 503 at once instead of queueing.
 OUT=$(WARDEN_PROXY_MAX_CONNS=2 timeout 60 "$WARDEN" run --no-tty --policy "$POLICY" \
 	--workdir "$WORKDIR" "${HOSTS[@]}" -- python3 -c "
