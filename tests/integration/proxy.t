@@ -427,6 +427,23 @@ fi
 sock=$(state_dir "$NAME")/control.sock
 is "$(stat -c '%a %u' "$sock" 2>&1)" "600 $(id -u)" "the control socket is mode 0600, owned by the user"
 expect_err ENOENT "the control socket is not visible inside a sandbox" connect-unix "$sock"
+# Same uid, another user namespace (as every sandboxed process is): refused.
+if command -v unshare >/dev/null && unshare -r true 2>/dev/null; then
+	out=$(unshare -r "$PYTHON" -c "
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+req = b'policy-show\\n'
+try:
+    s.sendall(struct.pack('>I', len(req)) + req)
+except OSError:
+    pass  # refused before the request was read
+n = struct.unpack('>I', s.recv(4))[0]
+print(s.recv(n).decode().replace(chr(10), ' ').strip())" "$sock" 2>&1)
+	is "$out" "error permission denied" "a client in another user namespace (same uid) is refused by the control socket"
+else
+	skip "a client in another user namespace (same uid) is refused by the control socket" "unshare -r is not available"
+fi
 
 show=$("$WARDEN" policy show "$NAME" 2>&1)
 like "$show" "revision 1" "policy show NAME: revision 1 at start"
