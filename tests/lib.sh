@@ -443,3 +443,95 @@ make_cert() {
 		-addext "basicConstraints=critical,CA:TRUE" \
 		-keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
 }
+
+# ---- HTTPS upstreams for the L7 tests ------------------------------------------------------
+
+# start_https_upstream CERT_DIR [ARG...]: server.py over TLS with
+# CERT_DIR/cert.pem and CERT_DIR/key.pem (see make_cert), recording every
+# request head as a JSON line (--headers).  Sets UP_PORT, UP_LOG ("METHOD
+# PATH host=HOST" lines) and UP_HEADERS (JSON lines: method, path, host,
+# headers with lower-case names, body_len, body_sha256, sni, conn, seq).
+start_https_upstream() {
+	local certs=$1 dir
+	shift
+	dir=$(mktmp up)
+	UP_LOG=$dir/log
+	UP_HEADERS=$dir/headers.jsonl
+	: >"$UP_LOG"
+	: >"$UP_HEADERS"
+	"$PYTHON" "$T_ROOT/tests/upstream/server.py" "$dir/port" "$UP_LOG" \
+		--tls "$certs/cert.pem" "$certs/key.pem" --headers "$UP_HEADERS" "$@" >"$dir/out" 2>&1 &
+	track_pid $!
+	_t_wait_file "$dir/port" || return 1
+	UP_PORT=$(cat "$dir/port")
+}
+
+# make_git_repo ROOT NAME: a bare repository ROOT/NAME (e.g. repo.git) with
+# one commit on main (README: "hello from upstream") that accepts pushes
+# over smart HTTP (http.receivepack=true).
+make_git_repo() {
+	local root=$1 name=$2 src
+	(
+		set -e
+		git init -q --bare "$root/$name"
+		git -C "$root/$name" config http.receivepack true
+		src=$(mktemp -d "$root/src.XXXXXX")
+		git -C "$src" init -q
+		echo "hello from upstream" >"$src/README"
+		git -C "$src" add README
+		git -C "$src" -c user.name=t -c user.email=t@t commit -qm init
+		git -C "$src" push -q "$root/$name" HEAD:refs/heads/main
+		git -C "$root/$name" symbolic-ref HEAD refs/heads/main
+		rm -rf "$src"
+	) >/dev/null 2>&1
+}
+
+# start_git_server CERT_DIR ROOT: a git smart-HTTP server over TLS
+# (tests/upstream/gitserver.py, `git http-backend` as a CGI) for the
+# repositories under ROOT.  Sets GIT_SRV_PORT and GIT_SRV_LOG ("METHOD
+# PATH" lines, the query included).
+start_git_server() {
+	local certs=$1 root=$2 dir
+	dir=$(mktmp git)
+	GIT_SRV_LOG=$dir/log
+	: >"$GIT_SRV_LOG"
+	"$PYTHON" "$T_ROOT/tests/upstream/gitserver.py" "$dir/port" "$GIT_SRV_LOG" \
+		--tls "$certs/cert.pem" "$certs/key.pem" --root "$root" >"$dir/out" 2>&1 &
+	track_pid $!
+	_t_wait_file "$dir/port" || return 1
+	# shellcheck disable=SC2034 # for the .t files
+	GIT_SRV_PORT=$(cat "$dir/port")
+}
+
+# json_get JSON KEY: one top-level field of a JSON object ("" when absent,
+# "<not json>" when JSON is not an object).
+json_get() {
+	"$PYTHON" -c 'import json, sys
+try:
+    v = json.loads(sys.argv[1]).get(sys.argv[2])
+except Exception:
+    v = "<not json>"
+print("" if v is None else v if not isinstance(v, (list, dict)) else json.dumps(v))' "$1" "$2"
+}
+
+# jsonl_query FILE EXPR: a Python expression over recs, the JSON lines of
+# FILE (an audit trail, an UP_HEADERS log), printed (lists and dicts as
+# JSON).  ev(EVENT, key=value...) selects trail records; req(key=value...)
+# selects records by any fields; hdr(REC, NAME) is a header of an
+# UP_HEADERS record (lower-case NAME, "" when absent).
+jsonl_query() {
+	"$PYTHON" -c 'import json, sys
+recs = []
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        if line.endswith(b"\n"):
+            recs.append(json.loads(line))
+def req(**kw):
+    return [r for r in recs if all(r.get(k) == v for k, v in kw.items())]
+def ev(name, **kw):
+    return req(event=name, **kw)
+def hdr(r, name):
+    return r.get("headers", {}).get(name, "")
+v = eval(sys.argv[2])
+print(v if not isinstance(v, (list, dict)) else json.dumps(v))' "$1" "$2" 2>&1
+}
