@@ -69,6 +69,20 @@ struct env_set {
 	char *name, *value;
 };
 
+/*
+ * A credential (warden extension): a secret kept on the host, seen by the
+ * agent only as a placeholder, put into requests by the proxy only towards
+ * the endpoints of the network_policies entries it is bound to.  Holds
+ * names, a variable name or a path -- never the secret itself.
+ */
+struct credential {
+	char *name;
+	char *from_env, *from_file;	/* exactly one set */
+	char *sandbox_env;		/* or NULL */
+	char *header_name, *header_template;	/* or NULL; template contains one "{}" */
+	struct strv network_policies;	/* sorted */
+};
+
 struct limits {
 	uint64_t memory;	/* bytes, 0 = unlimited */
 	uint64_t pids;		/* 0 = unlimited */
@@ -92,6 +106,9 @@ struct policy {
 	/* network_policies, sorted by key */
 	struct net_policy *net;
 	size_t nnet;
+	/* credentials (warden), sorted by name */
+	struct credential *creds;
+	size_t ncreds;
 	/* audit (warden) */
 	char *audit_path;		/* NULL = the default location */
 	enum audit_sync audit_fsync;

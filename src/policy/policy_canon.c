@@ -174,6 +174,51 @@ endpoint_text(const struct endpoint *e)
 	return b.p;
 }
 
+/*
+ * Credentials name where a secret comes from (a variable name or a path),
+ * never the secret.  The section is left out when there are none, so
+ * that policies without it keep the hashes they always had; the sandbox
+ * compares static sections by their text under the top-level key, and
+ * an absent section compares unequal to a present one.
+ */
+static void
+credentials_text(struct sbuf *b, const struct policy *p)
+{
+	if (p->ncreds == 0)
+		return;
+	sbuf_adds(b, "credentials:\n");
+	for (size_t i = 0; i < p->ncreds; i++) {
+		const struct credential *cr = &p->creds[i];
+
+		sbuf_adds(b, "  ");
+		q(b, cr->name);
+		sbuf_adds(b, ":\n");
+		if (cr->from_env) {
+			sbuf_adds(b, "    from_env: ");
+			q(b, cr->from_env);
+			sbuf_adds(b, "\n");
+		}
+		if (cr->from_file) {
+			sbuf_adds(b, "    from_file: ");
+			q(b, cr->from_file);
+			sbuf_adds(b, "\n");
+		}
+		if (cr->sandbox_env) {
+			sbuf_adds(b, "    sandbox_env: ");
+			q(b, cr->sandbox_env);
+			sbuf_adds(b, "\n");
+		}
+		if (cr->header_name) {
+			char *h = xasprintf("%s: %s", cr->header_name, cr->header_template);
+			sbuf_adds(b, "    header: ");
+			q(b, h);
+			sbuf_adds(b, "\n");
+			free(h);
+		}
+		strlist(b, "    ", "network_policies", &cr->network_policies);
+	}
+}
+
 char *
 policy_canonical(const struct policy *p)
 {
@@ -288,6 +333,7 @@ policy_canonical(const struct policy *p)
 		strv_free(&eps);
 		strv_free(&bins);
 	}
+	credentials_text(&b, p);
 	return b.p;
 }
 

@@ -22,6 +22,7 @@ struct pctx {
 	struct policy *p;
 	bool fs_seen;
 	const struct ynode *cur_key;	/* key whose value is being walked */
+	struct cred_at *cred_at;	/* per credential, while the YAML tree is alive */
 };
 
 struct key_spec {
@@ -1182,6 +1183,391 @@ top_network(struct pctx *c, struct ynode *v, void *o)
 	free(earlier);
 }
 
+/* ---- credentials (warden) ------------------------------------------------- */
+
+#define EX_CRED "credentials:\n  github:\n    from_env: GITHUB_TOKEN            # or from_file: /run/secrets/gh\n    sandbox_env: GITHUB_TOKEN         # the agent sees a placeholder here\n    header: \"Authorization: Bearer {}\"\n    network_policies: [github_api]\n"
+#define EX_CRED_HEADER "header: \"Authorization: Bearer {}\"   # {} is where the secret goes\n"
+
+/*
+ * Variables warden sets in the agent's environment itself: a placeholder
+ * there would be overwritten, or would break the proxy or the CA set-up.
+ */
+static const char *const cred_reserved_env[] = {
+	"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+	"http_proxy", "https_proxy", "all_proxy", "no_proxy",
+	"NODE_USE_ENV_PROXY", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+	"NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO", "HOME", "PATH", "USER", "LOGNAME",
+};
+
+/*
+ * Variables the agent inherits from warden's environment without being
+ * listed in env.pass (src/cli/cli_common.c): a secret read from one of
+ * them is in the sandbox already.
+ */
+static bool
+cred_env_inherited(const char *name)
+{
+	static const char *const safe[] = {
+		"PATH", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "TZ", "COLORTERM", "NO_COLOR",
+	};
+
+	if (strncmp(name, "LC_", 3) == 0)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(safe); i++)
+		if (strcmp(name, safe[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Headers the proxy itself writes or that frame the message: setting them
+ * from a template would change where or how the request goes.
+ */
+static const char *const cred_managed_headers[] = {
+	"host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+	"te", "trailer", "proxy-connection", "proxy-authorization", "proxy-authenticate",
+};
+
+/* Where each credential's fields were written, for the checks made once the whole file is read. */
+struct cred_at {
+	const struct ynode *key, *from_env, *sandbox_env, *header, *nps;
+	bool has_env, has_file, has_sandbox_env, has_header;
+};
+
+struct cred_state {
+	struct credential *cr;
+	struct cred_at *at;
+};
+
+static void
+cr_from_env(struct pctx *c, struct ynode *v, void *o)
+{
+	struct cred_state *st = o;
+	const char *s = scalar(c, v, "from_env", EX_CRED), *prob;
+
+	st->at->has_env = true;
+	if (!s)
+		return;
+	if ((prob = check_env_name(s))) {
+		diag(c, v, "a variable name like GITHUB_TOKEN", EX_CRED, "from_env '%s': %s", s, prob);
+		return;
+	}
+	st->cr->from_env = xstrdup(s);
+	st->at->from_env = v;
+}
+
+static void
+cr_from_file(struct pctx *c, struct ynode *v, void *o)
+{
+	struct cred_state *st = o;
+	const char *s = scalar(c, v, "from_file", EX_CRED), *prob;
+	_cleanup_free_ char *norm = NULL;
+
+	st->at->has_file = true;
+	if (!s)
+		return;
+	norm = xstrdup(s);
+	path_squash(norm);
+	if ((prob = path_problem(norm)) || strcmp(norm, "/") == 0) {
+		diag(c, v, "an absolute path of a file on the host", "from_file: /run/secrets/github\n",
+		    "from_file '%s': %s", s, prob ? prob : "'/' is not a file");
+		return;
+	}
+	st->cr->from_file = steal_pointer(&norm);
+}
+
+static void
+cr_sandbox_env(struct pctx *c, struct ynode *v, void *o)
+{
+	struct cred_state *st = o;
+	const char *s = scalar(c, v, "sandbox_env", EX_CRED), *prob;
+
+	st->at->has_sandbox_env = true;
+	if (!s)
+		return;
+	st->at->sandbox_env = v;
+	if ((prob = check_env_name(s))) {
+		diag(c, v, "a variable name like GITHUB_TOKEN", EX_CRED, "sandbox_env '%s': %s", s,
+		    prob);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cred_reserved_env); i++)
+		if (strcmp(s, cred_reserved_env[i]) == 0) {
+			diag(c, v, "a variable warden does not set itself", EX_CRED,
+			    "sandbox_env '%s' is set by warden in every sandbox; choose another name", s);
+			return;
+		}
+	st->cr->sandbox_env = xstrdup(s);
+}
+
+/* RFC 9110 token characters. */
+static bool
+is_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	    (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* "Name: template": a static reason, or NULL with the two halves in *name and *tmpl. */
+static const char *
+parse_cred_header(const char *s, char **name, char **tmpl)
+{
+	const char *colon = strchr(s, ':'), *t, *e, *brace;
+	size_t nl;
+
+	if (!colon)
+		return "header must be 'Name: template', e.g. 'Authorization: Bearer {}'";
+	nl = (size_t)(colon - s);
+	if (nl == 0 || nl > 64)
+		return "header name must be 1 to 64 characters";
+	for (size_t i = 0; i < nl; i++)
+		if (!is_tchar((unsigned char)s[i]))
+			return "header name holds only letters, digits and !#$%&'*+-.^_`|~ (no spaces)";
+	for (size_t i = 0; i < ARRAY_SIZE(cred_managed_headers); i++)
+		if (strlen(cred_managed_headers[i]) == nl && strncasecmp(s, cred_managed_headers[i], nl) == 0)
+			return "this header frames or routes the request; the proxy manages it";
+	for (t = colon + 1; *t == ' '; t++)
+		;
+	for (e = t + strlen(t); e > t && e[-1] == ' '; e--)
+		;
+	for (const char *q = colon + 1; *q; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+			return "header template must be printable ASCII: no CR, LF, tabs or other control bytes";
+	if ((size_t)(e - t) > 1024)
+		return "header template is longer than 1024 characters";
+	if (!(brace = strstr(t, "{}")) || brace + 2 > e)
+		return "header template needs '{}' where the secret goes";
+	if (strstr(brace + 2, "{}"))
+		return "header template must contain '{}' exactly once";
+	*name = xstrndup(s, nl);
+	*tmpl = xstrndup(t, (size_t)(e - t));
+	return NULL;
+}
+
+static void
+cr_header(struct pctx *c, struct ynode *v, void *o)
+{
+	struct cred_state *st = o;
+	const char *s = scalar(c, v, "header", EX_CRED_HEADER), *prob;
+
+	st->at->has_header = true;
+	if (!s)
+		return;
+	st->at->header = v;
+	if ((prob = parse_cred_header(s, &st->cr->header_name, &st->cr->header_template)))
+		diag(c, v, "\"Name: template\" with {} once, e.g. \"Authorization: Bearer {}\"",
+		    EX_CRED_HEADER, "header '%s': %s", s, prob);
+}
+
+static void
+cr_network_policies(struct pctx *c, struct ynode *v, void *o)
+{
+	struct cred_state *st = o;
+	static const char ex[] = "network_policies: [github_api]   # keys of network_policies\n";
+
+	st->at->nps = v;
+	if (v->kind != YN_SEQ || v->nkids == 0) {
+		diag(c, v, "a non-empty list of network_policies names", ex,
+		    "network_policies must be a non-empty list of network_policies names");
+		return;
+	}
+	for (size_t i = 0; i < v->nkids; i++) {
+		const char *s = scalar(c, v->kids[i], "network_policies entry", ex), *prob;
+
+		if (!s)
+			continue;
+		if ((prob = check_policy_key(s)))
+			diag(c, v->kids[i], "a name like github_api", ex, "network_policies '%s': %s", s,
+			    prob);
+		else
+			strv_push(&st->cr->network_policies, s);
+	}
+}
+
+static const struct key_spec cred_keys[] = {
+	{ "from_env", cr_from_env },
+	{ "from_file", cr_from_file },
+	{ "sandbox_env", cr_sandbox_env },
+	{ "header", cr_header },
+	{ "network_policies", cr_network_policies },
+	{ NULL, NULL },
+};
+
+static void
+credential(struct pctx *c, const struct ynode *k, struct ynode *v, struct credential *cr,
+    struct cred_at *at)
+{
+	struct cred_state st = { .cr = cr, .at = at };
+
+	at->key = k;
+	walk_map(c, v, "credential", cred_keys, EX_CRED, &st);
+	if (v->kind != YN_MAP)
+		return;
+	if (at->has_env && at->has_file)
+		diag(c, k, "either from_env: or from_file:, not both", EX_CRED,
+		    "credential '%s' sets both from_env and from_file", cr->name);
+	else if (!at->has_env && !at->has_file)
+		diag(c, k, "from_env: VARIABLE or from_file: /path", EX_CRED,
+		    "credential '%s' needs a source: from_env or from_file", cr->name);
+	if (!at->has_sandbox_env && !at->has_header)
+		diag(c, k, "sandbox_env:, header:, or both", EX_CRED,
+		    "credential '%s' needs sandbox_env or header: without either the secret can "
+		    "never be used", cr->name);
+	if (!at->nps)
+		diag(c, k, "network_policies: [names]", EX_CRED,
+		    "credential '%s' needs network_policies: the entries whose endpoints may "
+		    "receive the secret", cr->name);
+}
+
+static void
+top_credentials(struct pctx *c, struct ynode *v, void *o)
+{
+	struct policy *p = c->p;
+	const struct ynode **earlier;
+
+	(void)o;
+	if (is_null(v))
+		return;
+	if (v->kind != YN_MAP) {
+		diag(c, v, "a mapping of name: {from_env or from_file, network_policies, ...}", EX_CRED,
+		    "credentials must be a mapping, not %s", ynode_kind_name(v));
+		return;
+	}
+	p->creds = xcalloc(v->nkids / 2 + 1, sizeof(*p->creds));
+	c->cred_at = xcalloc(v->nkids / 2 + 1, sizeof(*c->cred_at));
+	earlier = earlier_keys(v);
+	for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+		struct ynode *k = v->kids[i];
+		const char *name = scalar(c, k, "credential name", EX_CRED), *prob;
+		struct credential *cr;
+
+		if (!name)
+			continue;
+		if ((prob = check_policy_key(name))) {
+			diag(c, k, "a name like github", EX_CRED, "credential '%s': %s", name, prob);
+			continue;
+		}
+		if (earlier[i / 2]) {
+			diag(c, k, "each name once", EX_CRED, "duplicate credential '%s' (first at line %d)",
+			    name, earlier[i / 2]->line);
+			continue;
+		}
+		cr = &p->creds[p->ncreds];
+		cr->name = xstrdup(name);
+		credential(c, k, v->kids[i + 1], cr, &c->cred_at[p->ncreds]);
+		p->ncreds++;
+	}
+	free(earlier);
+}
+
+static const struct net_policy *
+find_net(const struct policy *p, const char *key)
+{
+	for (size_t i = 0; i < p->nnet; i++)
+		if (strcmp(p->net[i].key, key) == 0)
+			return &p->net[i];
+	return NULL;
+}
+
+/* Each name in a credential's network_policies must exist and be readable by the proxy. */
+static void
+check_cred_bindings(struct pctx *c, const struct credential *cr, const struct cred_at *at)
+{
+	static const char ex[] = "network_policies:\n  github_api:\n    endpoints:\n      - {host: api.github.com, port: 443}\n    binaries:\n      - path: /usr/bin/git\ncredentials:\n  github:\n    from_env: GITHUB_TOKEN\n    header: \"Authorization: Bearer {}\"\n    network_policies: [github_api]\n";
+
+	if (!at->nps || at->nps->kind != YN_SEQ)
+		return;
+	for (size_t i = 0; i < at->nps->nkids; i++) {
+		const struct ynode *item = at->nps->kids[i];
+		const struct net_policy *np;
+
+		if (item->kind != YN_SCALAR || strlen(item->str) != item->len ||
+		    check_policy_key(item->str))
+			continue;	/* reported already */
+		if (!(np = find_net(c->p, item->str))) {
+			diag(c, item, "the name of an entry under network_policies", ex,
+			    "credential '%s' is bound to '%s', which is not a network_policies entry",
+			    cr->name, item->str);
+			continue;
+		}
+		for (size_t j = 0; j < np->nendpoints; j++) {
+			const struct endpoint *e = &np->endpoints[j];
+
+			if (!e->tls_skip && e->protocol != PROTO_TCP)
+				continue;
+			diag(c, item, "network_policies whose endpoints the proxy can read "
+			    "(no tls: skip, no protocol: tcp)", ex,
+			    "credential '%s' is bound to '%s', whose endpoint %s:%u has %s: the proxy "
+			    "cannot read those requests, so it could never put the secret in",
+			    cr->name, item->str, e->host ? e->host : "(allowed_ips)",
+			    e->nports ? e->ports[0] : 0, e->tls_skip ? "tls: skip" : "protocol: tcp");
+			break;
+		}
+	}
+}
+
+/*
+ * Checks across sections and across credentials, made once the whole file
+ * has been read (network_policies and process may come after credentials).
+ */
+static void
+check_credentials(struct pctx *c)
+{
+	const struct policy *p = c->p;
+
+	for (size_t i = 0; i < p->ncreds; i++) {
+		const struct credential *cr = &p->creds[i];
+		const struct cred_at *at = &c->cred_at[i];
+
+		check_cred_bindings(c, cr, at);
+		if (cr->from_env && strv_contains(&p->env_pass, cr->from_env))
+			diag(c, at->from_env, "a variable that process.env.pass does not pass", EX_CRED,
+			    "credential '%s' reads %s, which process.env.pass hands to the agent: the "
+			    "agent would hold the secret itself; remove it from env.pass",
+			    cr->name, cr->from_env);
+		else if (cr->from_env && cred_env_inherited(cr->from_env))
+			diag(c, at->from_env, "a variable the sandbox does not inherit", EX_CRED,
+			    "credential '%s' reads %s, which every sandbox inherits from warden's "
+			    "environment: the agent would hold the secret itself", cr->name, cr->from_env);
+		if (cr->sandbox_env) {
+			bool set = false;
+			for (size_t j = 0; j < p->nenv_set; j++)
+				set |= strcmp(p->env_set[j].name, cr->sandbox_env) == 0;
+			if (set || strv_contains(&p->env_pass, cr->sandbox_env))
+				diag(c, at->sandbox_env, "a variable process.env does not set or pass", EX_CRED,
+				    "sandbox_env %s of credential '%s' is also %s by process.env; the agent "
+				    "gets the placeholder there, so remove it from env.%s",
+				    cr->sandbox_env, cr->name, set ? "set" : "passed", set ? "set" : "pass");
+			for (size_t j = 0; j < i; j++)
+				if (p->creds[j].sandbox_env &&
+				    strcmp(p->creds[j].sandbox_env, cr->sandbox_env) == 0) {
+					diag(c, at->sandbox_env, "each sandbox_env once", EX_CRED,
+					    "sandbox_env %s is used by credentials '%s' and '%s' (first at line %d)",
+					    cr->sandbox_env, p->creds[j].name, cr->name,
+					    c->cred_at[j].sandbox_env->line);
+					break;
+				}
+		}
+		/* Two templates for one header on one entry: which one wins would be an accident. */
+		for (size_t j = 0; cr->header_name && j < i; j++) {
+			const struct credential *o = &p->creds[j];
+			const char *both = NULL;
+
+			if (!o->header_name || strcasecmp(o->header_name, cr->header_name) != 0)
+				continue;
+			for (size_t k = 0; k < cr->network_policies.n && !both; k++)
+				if (strv_contains(&o->network_policies, cr->network_policies.v[k]))
+					both = cr->network_policies.v[k];
+			if (both) {
+				diag(c, at->header, "one credential per header on each network policy",
+				    EX_CRED, "credentials '%s' and '%s' both set header %s on requests under "
+				    "'%s'", o->name, cr->name, cr->header_name, both);
+				break;
+			}
+		}
+	}
+}
+
 static void
 top_version(struct pctx *c, struct ynode *v, void *o)
 {
@@ -1218,6 +1604,7 @@ static const struct key_spec top_keys[] = {
 	{ "process", top_process },
 	{ "network_policies", top_network },
 	{ "network_middlewares", top_middlewares },
+	{ "credentials", top_credentials },
 	{ "audit", top_audit },
 	{ NULL, NULL },
 };
@@ -1226,6 +1613,12 @@ static int
 cmp_net(const void *a, const void *b)
 {
 	return strcmp(((const struct net_policy *)a)->key, ((const struct net_policy *)b)->key);
+}
+
+static int
+cmp_cred(const void *a, const void *b)
+{
+	return strcmp(((const struct credential *)a)->name, ((const struct credential *)b)->name);
 }
 
 int
@@ -1281,6 +1674,8 @@ policy_load_buffer(const char *name, const char *data, size_t len, struct policy
 		if (!has)
 			diag(&c, root, "version: 1 at the top", EX_TOP, "policy has no 'version' key");
 	}
+	check_credentials(&c);
+	free(c.cred_at);
 	ynode_free(root);
 	if (d->n > 0) {
 		policy_free(p);
@@ -1292,6 +1687,10 @@ policy_load_buffer(const char *name, const char *data, size_t len, struct policy
 	strv_sort_uniq(&p->env_pass);
 	if (p->nnet > 1)
 		qsort(p->net, p->nnet, sizeof(*p->net), cmp_net);
+	for (size_t i = 0; i < p->ncreds; i++)
+		strv_sort_uniq(&p->creds[i].network_policies);
+	if (p->ncreds > 1)
+		qsort(p->creds, p->ncreds, sizeof(*p->creds), cmp_cred);
 	if (p->read_only.n + p->read_write.n + p->deny.n > POLICY_MAX_PATHS) {
 		diag(&c, NULL, "at most 256 paths in read_only, read_write and deny together", EX_FS,
 		    "policy lists too many paths");
@@ -1404,6 +1803,17 @@ policy_free(struct policy *p)
 		free(np->name);
 	}
 	free(p->net);
+	for (size_t i = 0; i < p->ncreds; i++) {
+		struct credential *cr = &p->creds[i];
+		free(cr->name);
+		free(cr->from_env);
+		free(cr->from_file);
+		free(cr->sandbox_env);
+		free(cr->header_name);
+		free(cr->header_template);
+		strv_free(&cr->network_policies);
+	}
+	free(p->creds);
 	memset(p, 0, sizeof(*p));
 }
 
