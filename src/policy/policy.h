@@ -18,6 +18,7 @@
 
 #define POLICY_MAX_BYTES (4u << 20)	/* as OpenShell: 4 MiB */
 #define POLICY_MAX_PATHS 256
+#define POLICY_MAX_CREDENTIALS 256	/* each holds up to 8 KiB of locked memory */
 
 enum landlock_compat { LANDLOCK_BEST_EFFORT, LANDLOCK_HARD_REQUIREMENT };
 enum net_protocol { PROTO_NONE, PROTO_REST, PROTO_TCP };

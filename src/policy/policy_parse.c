@@ -1433,6 +1433,11 @@ top_credentials(struct pctx *c, struct ynode *v, void *o)
 		    "credentials must be a mapping, not %s", ynode_kind_name(v));
 		return;
 	}
+	if (v->nkids / 2 > POLICY_MAX_CREDENTIALS) {
+		diag(c, v, "at most 256 credentials", EX_CRED, "credentials lists %zu credentials",
+		    v->nkids / 2);
+		return;
+	}
 	p->creds = xcalloc(v->nkids / 2 + 1, sizeof(*p->creds));
 	c->cred_at = xcalloc(v->nkids / 2 + 1, sizeof(*c->cred_at));
 	earlier = earlier_keys(v);

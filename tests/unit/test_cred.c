@@ -371,6 +371,110 @@ test_section_errors(void)
 	    "    network_policies: [other]\n", 19, 3, "duplicate credential 'github' (first at line 14)");
 }
 
+/* At most POLICY_MAX_CREDENTIALS: each may hold 8 KiB of locked memory. */
+static void
+test_section_limit(void)
+{
+	struct sbuf y;
+	struct policy p;
+
+	begin("credentials section: limit");
+	for (int n = POLICY_MAX_CREDENTIALS; n <= POLICY_MAX_CREDENTIALS + 1; n++) {
+		sbuf_init(&y, 1 << 20);
+		sbuf_adds(&y, NET "credentials:\n");
+		for (int i = 0; i < n; i++)
+			sbuf_addf(&y, "  c%d: {from_env: T%d, sandbox_env: S%d, network_policies: [other]}\n",
+			    i, i, i);
+		if (n == POLICY_MAX_CREDENTIALS) {
+			CHECK(load_ok(y.p, &p) && p.ncreds == (size_t)n, "%d credentials load", n);
+			policy_free(&p);
+		} else {
+			expect_err_at(y.p, 14, 3, "credentials lists 257 credentials", __LINE__);
+		}
+		sbuf_free(&y);
+	}
+}
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/*
+ * Mutations of the valid fixture: each either loads, and its canonical
+ * form loads back to the same hash, or is rejected with a diagnostic.
+ * (ASan and LeakSanitizer watch the error paths.)
+ */
+static void
+test_section_fuzz(void)
+{
+	static const char alphabet[] = "credentials:{}[],'\"-_ \n#/\\:";
+	FILE *f = fopen(FIXTURES "valid-credentials.yaml", "rb");
+	char src[8192], *buf;
+	size_t len;
+	int bad = 0, loaded = 0;
+
+	begin("credentials section: mutations");
+	if (!CHECK(f != NULL, "read valid-credentials.yaml"))
+		return;
+	len = fread(src, 1, sizeof(src), f);
+	fclose(f);
+	buf = malloc(len + 8);
+	for (int i = 0; i < 3000; i++) {
+		size_t n = len, at = rnd() % len;
+		struct policy p, q;
+		struct policy_diags d, d2;
+
+		memcpy(buf, src, len);
+		switch (rnd() % 4) {
+		case 0:
+			buf[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+			break;
+		case 1:
+			memmove(buf + at, buf + at + 1, len - at - 1);
+			n--;
+			break;
+		case 2:
+			memmove(buf + at + 1, buf + at, len - at);
+			buf[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+			n++;
+			break;
+		default:
+			n = at;
+			break;
+		}
+		if (policy_load_buffer("m", buf, n, &p, &d) == 0) {
+			char *c = policy_canonical(&p), h1[65], h2[65];
+
+			loaded++;
+			policy_hash(&p, h1);
+			if (policy_load_buffer("canon", c, strlen(c), &q, &d2) != 0) {
+				if (bad++ < 3)
+					printf("# canonical form of mutation %d does not load:\n%s", i, c);
+			} else {
+				policy_hash(&q, h2);
+				if (strcmp(h1, h2) != 0 && bad++ < 3)
+					printf("# mutation %d: hash changes through the canonical form\n", i);
+				policy_free(&q);
+			}
+			policy_diags_free(&d2);
+			free(c);
+			policy_free(&p);
+		} else if (d.n == 0 && bad++ < 3) {
+			printf("# mutation %d rejected without a diagnostic\n", i);
+		}
+		policy_diags_free(&d);
+	}
+	CHECK(bad == 0, "3000 mutations: round-trip or a diagnostic (%d bad, %d loaded)", bad, loaded);
+	free(buf);
+}
+
 /* The fixture files: the invalid one reports every problem, the valid one round-trips. */
 static void
 test_section_files(void)
@@ -1177,6 +1281,8 @@ main(void)
 		abort();
 	test_section_valid();
 	test_section_errors();
+	test_section_limit();
+	test_section_fuzz();
 	test_section_files();
 	test_load_env();
 	test_load_file();
