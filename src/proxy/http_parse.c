@@ -1,5 +1,6 @@
 /*
- * HTTP/1.1 request heads and body framing for the egress proxy (RFC 9112).
+ * HTTP/1.1 request heads, response heads and body framing for the egress
+ * proxy (RFC 9112).
  *
  * The bytes come from the agent, so the rules on which HTTP
  * implementations are known to disagree are enforced by refusal rather
@@ -502,9 +503,14 @@ parse_request_line(struct parse *ps, struct http_request *req, size_t *pos)
 	return parse_target(ps, req);
 }
 
-/* One field line at *pos, or the empty line that ends the head. */
+/*
+ * One field line at *pos, appended to headers[*nheaders], or the empty
+ * line that ends the head.  Shared by requests and responses, so both
+ * directions refuse the same shapes.
+ */
 static int
-parse_header_line(struct parse *ps, struct http_request *req, size_t *pos, bool *end_of_head)
+parse_field_line(struct parse *ps, struct http_header *headers, size_t *nheaders, size_t *pos,
+    bool *end_of_head)
 {
 	const char *b = ps->buf;
 	size_t e = ps->end, i = *pos, ns, vs, ve;
@@ -527,7 +533,7 @@ parse_header_line(struct parse *ps, struct http_request *req, size_t *pos, bool 
 		return fail(ps, 400, "bare LF (lines must end in CRLF)");
 	if (c == ' ' || c == '\t')
 		return fail(ps, 400, "obsolete line folding (a line starting with whitespace)");
-	if (req->nheaders == HTTP_MAX_HEADERS)
+	if (*nheaders == HTTP_MAX_HEADERS)
 		return fail(ps, 431, "more than 100 header fields");
 
 	for (ns = i; i < e && is_tchar((unsigned char)b[i]); i++)
@@ -543,7 +549,7 @@ parse_header_line(struct parse *ps, struct http_request *req, size_t *pos, bool 
 	}
 	if (i == ns)
 		return fail(ps, 400, "empty field name");
-	h = &req->headers[req->nheaders];
+	h = &headers[*nheaders];
 	h->name = b + ns;
 	h->name_len = i - ns;
 
@@ -564,9 +570,19 @@ parse_header_line(struct parse *ps, struct http_request *req, size_t *pos, bool 
 		return fail(ps, 400, "CR not followed by LF");
 	h->value = b + vs;
 	h->value_len = ve - vs;
-	req->nheaders++;
+	(*nheaders)++;
 	*pos = i + 2;
-	return header_seen(ps, req, h);
+	return P_DONE;
+}
+
+static int
+parse_header_line(struct parse *ps, struct http_request *req, size_t *pos, bool *end_of_head)
+{
+	int r = parse_field_line(ps, req->headers, &req->nheaders, pos, end_of_head);
+
+	if (r != P_DONE || *end_of_head)
+		return r;
+	return header_seen(ps, req, &req->headers[req->nheaders - 1]);
 }
 
 ssize_t
@@ -613,6 +629,171 @@ http_find_header(const struct http_request *r, const char *name)
 			return &r->headers[i];
 	}
 	return NULL;
+}
+
+/* ---- response head ----------------------------------------------------- */
+
+/*
+ * A response comes from an upstream the policy allowed, but it is relayed
+ * on a connection the proxy keeps alive, so where it ends must be read
+ * exactly as the client will read it: one response framed differently by
+ * the two would shift every later response onto the wrong request.  The
+ * same refusals as for requests apply, plus the response-only rules of
+ * RFC 9112 §6.3 (status codes without a body, a body that runs to the
+ * close).
+ */
+struct rparse {
+	struct parse ps;
+	bool nobody;		/* HEAD, 1xx, 204, 304: fields cannot give it a body */
+	bool cl_seen, te_seen, te_chunked_last, close_tok, keepalive_tok;
+};
+
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF */
+static int
+parse_status_line(struct parse *ps, struct http_response *r, size_t *pos)
+{
+	static const char proto[] = "HTTP/1.";
+	const char *b = ps->buf;
+	size_t e = ps->end, i;
+
+	for (i = 0; i < sizeof(proto) - 1; i++) {
+		if (i == e)
+			return P_MORE;
+		if (b[i] != proto[i])
+			return fail(ps, 502, "not an HTTP/1.x status line");
+	}
+	if (i == e)
+		return P_MORE;
+	if (!is_digit((unsigned char)b[i]))
+		return fail(ps, 502, "malformed HTTP version in the status line");
+	r->version_minor = b[i++] - '0';
+	if (i == e)
+		return P_MORE;
+	if (b[i++] != ' ')
+		return fail(ps, 502, "malformed status line (no space after the version)");
+	for (size_t k = 0; k < 3; k++, i++) {
+		if (i == e)
+			return P_MORE;
+		if (!is_digit((unsigned char)b[i]))
+			return fail(ps, 502, "status code must be three digits");
+		r->status = r->status * 10 + (b[i] - '0');
+	}
+	if (r->status < 100 || r->status > 599)
+		return fail(ps, 502, "status code out of range (100-599)");
+	if (i == e)
+		return P_MORE;
+	if (b[i] == ' ') {
+		for (i++; i < e && b[i] != '\r'; i++) {
+			if (b[i] == '\n')
+				return fail(ps, 502, "bare LF (lines must end in CRLF)");
+			if (is_bad_ctl((unsigned char)b[i]))
+				return fail(ps, 502, "control character in the reason phrase");
+		}
+		if (i == e)
+			return P_MORE;
+	} else if (b[i] == '\n')
+		return fail(ps, 502, "bare LF (lines must end in CRLF)");
+	else if (b[i] != '\r')
+		return fail(ps, 502, "status code must be three digits");
+	if (++i == e)
+		return P_MORE;
+	if (b[i] != '\n')
+		return fail(ps, 502, "CR not followed by LF");
+	*pos = i + 1;
+	return P_DONE;
+}
+
+/* Act on one response field; framing conflicts are refused as soon as seen. */
+static int
+response_field(struct rparse *rp, struct http_response *r, const struct http_header *h)
+{
+	struct parse *ps = &rp->ps;
+	const char *p = h->value, *end = h->value + h->value_len, *el, *last = NULL;
+	size_t el_len, last_len = 0;
+
+	if (ci_eq(h->name, h->name_len, "connection")) {
+		while (next_element(&p, end, &el, &el_len)) {
+			if (ci_eq(el, el_len, "close"))
+				rp->close_tok = true;
+			else if (ci_eq(el, el_len, "keep-alive"))
+				rp->keepalive_tok = true;
+		}
+		return P_DONE;
+	}
+	if (rp->nobody)
+		return P_DONE;	/* RFC 9112 §6.3 items 1 and 2: framing fields mean nothing here */
+	if (ci_eq(h->name, h->name_len, "content-length")) {
+		uint64_t v = 0;
+
+		if (!parse_content_length(h->value, h->value_len, &v))
+			return fail(ps, 502, "invalid Content-Length in the response");
+		if (rp->cl_seen && v != r->content_length)
+			return fail(ps, 502, "differing Content-Length values in the response");
+		rp->cl_seen = true;
+		r->content_length = v;
+	} else if (ci_eq(h->name, h->name_len, "transfer-encoding")) {
+		/* RFC 9112 §6.1: in HTTP/1.0 the framing is faulty by definition. */
+		if (r->version_minor == 0)
+			return fail(ps, 502, "Transfer-Encoding in an HTTP/1.0 response");
+		while (next_element(&p, end, &el, &el_len)) {
+			last = el;
+			last_len = el_len;
+		}
+		if (!last)
+			return fail(ps, 502, "empty Transfer-Encoding in the response");
+		/* Codings accumulate over fields: the last field's last one decides. */
+		rp->te_seen = true;
+		rp->te_chunked_last = ci_eq(last, last_len, "chunked");
+	}
+	if (rp->cl_seen && rp->te_seen)
+		return fail(ps, 502, "both Transfer-Encoding and Content-Length in the response");
+	return P_DONE;
+}
+
+ssize_t
+http_parse_response(const char *buf, size_t len, const char *req_method,
+    struct http_response *r, const char **why)
+{
+	struct rparse rp = { .ps = { .buf = buf, .end = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD } };
+	size_t pos = 0;
+	bool end_of_head = false;
+	int st;
+
+	memset(r, 0, sizeof(*r));
+	if (why)
+		*why = NULL;
+
+	st = parse_status_line(&rp.ps, r, &pos);
+	rp.nobody = (req_method && strcmp(req_method, "HEAD") == 0) || r->status / 100 == 1 ||
+	    r->status == 204 || r->status == 304;
+	while (st == P_DONE && !end_of_head) {
+		st = parse_field_line(&rp.ps, r->headers, &r->nheaders, &pos, &end_of_head);
+		if (st == P_DONE && !end_of_head)
+			st = response_field(&rp, r, &r->headers[r->nheaders - 1]);
+	}
+	if (st == P_MORE && len >= HTTP_MAX_HEAD)
+		st = fail(&rp.ps, 502, "response head larger than 16384 bytes");
+	if (st != P_DONE) {
+		if (st == P_FAIL && why)
+			*why = rp.ps.why;
+		return st;
+	}
+
+	if (rp.nobody)
+		r->body = HTTP_BODY_NONE;
+	else if (rp.te_seen)
+		r->body = rp.te_chunked_last ? HTTP_BODY_CHUNKED : HTTP_BODY_CLOSE;
+	else if (rp.cl_seen)
+		r->body = HTTP_BODY_LENGTH;
+	else
+		r->body = HTTP_BODY_CLOSE;
+	if (r->body != HTTP_BODY_LENGTH)
+		r->content_length = 0;
+	r->upgrade = r->status == 101;
+	r->connection_close = rp.close_tok || (r->version_minor == 0 && !rp.keepalive_tok) ||
+	    r->body == HTTP_BODY_CLOSE;
+	r->head_len = pos;
+	return (ssize_t)pos;
 }
 
 /* ---- the upstream head ------------------------------------------------- */
@@ -745,23 +926,36 @@ enum {
 	CH_ERROR,
 };
 
-void
-http_body_init(struct http_body *b, const struct http_request *r)
+static void
+body_init(struct http_body *b, enum http_body_kind kind, uint64_t content_length)
 {
 	memset(b, 0, sizeof(*b));
-	b->kind = r->body;
+	b->kind = kind;
 	b->state = CH_SIZE;
-	switch (r->body) {
+	switch (kind) {
 	case HTTP_BODY_NONE:
 		b->done = true;
 		break;
 	case HTTP_BODY_LENGTH:
-		b->remaining = r->content_length;
+		b->remaining = content_length;
 		b->done = b->remaining == 0;
 		break;
 	case HTTP_BODY_CHUNKED:
+	case HTTP_BODY_CLOSE:
 		break;
 	}
+}
+
+void
+http_body_init(struct http_body *b, const struct http_request *r)
+{
+	body_init(b, r->body, r->content_length);
+}
+
+void
+http_body_init_response(struct http_body *b, const struct http_response *r)
+{
+	body_init(b, r->body, r->content_length);
 }
 
 static ssize_t
@@ -899,6 +1093,8 @@ http_body_feed(struct http_body *b, const char *p, size_t n)
 		return (ssize_t)take;
 	case HTTP_BODY_CHUNKED:
 		return feed_chunked(b, p, n);
+	case HTTP_BODY_CLOSE:
+		return (ssize_t)n;	/* the body ends when the connection does */
 	case HTTP_BODY_NONE:
 		break;
 	}

@@ -1,7 +1,7 @@
 /*
- * HTTP/1.1 request-head parsing for the egress proxy.  Pure functions over
- * a caller's buffer: nothing here allocates, reads a socket or keeps state
- * beyond the structs passed in.  The input is the agent's and is hostile:
+ * HTTP/1.1 request and response heads for the egress proxy.  Pure
+ * functions over a caller's buffer: nothing here allocates, reads a socket
+ * or keeps state beyond the structs passed in.  The input is the agent's and is hostile:
  * every size is capped, every malformed shape is refused with the status
  * code the client should get, and nothing ambiguous (two lengths, obsolete
  * line folding, bare LF, whitespace before a colon) is passed on, so the
@@ -33,7 +33,12 @@ struct http_header {
 	size_t name_len, value_len;	/* value has surrounding OWS removed */
 };
 
-enum http_body_kind { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
+enum http_body_kind {
+	HTTP_BODY_NONE,
+	HTTP_BODY_LENGTH,
+	HTTP_BODY_CHUNKED,
+	HTTP_BODY_CLOSE,	/* a response body that runs until the connection closes */
+};
 
 /* Everything points into the buffer given to http_parse_request(). */
 struct http_request {
@@ -89,8 +94,54 @@ const struct http_header *http_find_header(const struct http_request *r, const c
 void http_build_upstream_head(const struct http_request *r, struct sbuf *out);
 
 /*
- * Tracks where a request body ends, without changing it: Content-Length
- * bytes, or chunked framing including the trailer section.
+ * A response head, for relaying a response to an inspected request and
+ * keeping the connection to the upstream alive when its framing allows.
+ * Everything points into the buffer given to http_parse_response().
+ */
+struct http_response {
+	int version_minor;	/* HTTP/1.<minor> */
+	int status;		/* 100-599 */
+	struct http_header headers[HTTP_MAX_HEADERS];
+	size_t nheaders;
+	enum http_body_kind body;	/* NONE, LENGTH, CHUNKED or CLOSE */
+	uint64_t content_length;	/* LENGTH only; 0 otherwise */
+	bool connection_close;	/* Connection: close, or HTTP/1.0 without keep-alive,
+				 * or a body that runs to the close */
+	bool upgrade;		/* 101 Switching Protocols */
+	size_t head_len;
+};
+
+/*
+ * Parse a response head for a request with method req_method ("HEAD"
+ * means no body).  Returns the head length, 0 for more bytes (len <
+ * HTTP_MAX_HEAD), or -1 with *why (static) when the response is malformed:
+ * the proxy then answers 502 and closes.
+ *
+ * The status line is "HTTP/1.x SSS reason" (x a digit, SSS 100-599; the
+ * reason may be empty, and "HTTP/1.1 204\r\n" without the space is
+ * accepted) and the fields follow the request parser's rules: no obsolete
+ * line folding, no bare LF, no whitespace before a colon, token names, at
+ * most HTTP_MAX_HEAD bytes and HTTP_MAX_HEADERS fields.  Framing (RFC 9112
+ * §6.3), in this order:
+ *   - HEAD requests, 1xx, 204 and 304: NONE, any Content-Length or
+ *     Transfer-Encoding ignored; 101 also sets upgrade.
+ *   - Transfer-Encoding with Content-Length: refused, as is
+ *     Transfer-Encoding in an HTTP/1.0 response and an empty one.
+ *   - Transfer-Encoding whose last coding (over all its fields) is
+ *     chunked: CHUNKED; any other last coding: CLOSE.
+ *   - Content-Length (several fields or list members must all agree, else
+ *     refused): LENGTH.
+ *   - none of these: CLOSE.
+ * connection_close is set for a "close" token in Connection, HTTP/1.0
+ * without a "keep-alive" token, and a CLOSE body (nothing can follow it).
+ */
+ssize_t http_parse_response(const char *buf, size_t len, const char *req_method,
+    struct http_response *r, const char **why);
+
+/*
+ * Tracks where a request or response body ends, without changing it:
+ * Content-Length bytes, chunked framing including the trailer section, or
+ * (responses) everything until the connection closes.
  */
 struct http_body {
 	enum http_body_kind kind;
@@ -100,10 +151,12 @@ struct http_body {
 	bool done;
 };
 void http_body_init(struct http_body *b, const struct http_request *r);
+void http_body_init_response(struct http_body *b, const struct http_response *r);
 /*
  * Feed n bytes that follow the head.  Returns how many of them belong to
  * the body (<= n; fewer only when the body ended inside p), or -1 when the
- * chunked framing is malformed.  b->done is set once the body is complete.
+ * chunked framing is malformed.  b->done is set once the body is complete;
+ * a CLOSE body takes every byte and is never done (its end is the close).
  */
 ssize_t http_body_feed(struct http_body *b, const char *p, size_t n);
 
