@@ -463,6 +463,7 @@ start_https_upstream() {
 		--tls "$certs/cert.pem" "$certs/key.pem" --headers "$UP_HEADERS" "$@" >"$dir/out" 2>&1 &
 	track_pid $!
 	_t_wait_file "$dir/port" || return 1
+	# shellcheck disable=SC2034 # for the .t files
 	UP_PORT=$(cat "$dir/port")
 }
 
