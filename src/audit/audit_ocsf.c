@@ -22,7 +22,10 @@
  * Mapping (class_uid, activity):
  *   net.connect allow / deny / error  Network Activity 4001, Open / Refuse / Fail
  *   net.close (revoked by a reload)   Network Activity 4001, Reset
- *   http.request                      HTTP Activity 4002, by method
+ *   tls.handshake deny / error        Network Activity 4001, Refuse / Fail
+ *   http.request, http.response       HTTP Activity 4002, by method; decision
+ *                                     audit (enforcement: audit) is Allowed,
+ *                                     disposition Logged
  *   process.exec                      Process Activity 1007, Launch (Exec)
  *   finding                           Detection Finding 2004, Create
  *   sandbox.start / sandbox.stop      Application Lifecycle 6002, Start / Stop
@@ -867,6 +870,11 @@ decision_attrs(struct ocsf *x, const char *dec, bool revoked)
 		set_action(x, 2, "Denied", 2, "Blocked");
 		set_status(x, 2);
 		x->severity_id = 2;
+	} else if (dec && strcmp(dec, "audit") == 0) {
+		/* enforcement: audit -- the rules would have blocked it; it went through. */
+		set_action(x, 1, "Allowed", 17, "Logged");
+		set_status(x, 1);
+		x->severity_id = 2;
 	} else if (dec && strcmp(dec, "error") == 0) {
 		/* The policy allowed it; reaching the upstream failed. */
 		set_action(x, 1, "Allowed", 1, "Allowed");
@@ -1209,9 +1217,10 @@ ocsf_event(const json_t *r, const char *message)
 		note_version(get_str(r, "warden_version"));
 		use(&x, "warden_version");
 	}
-	if (strcmp(ev, "net.connect") == 0 || strcmp(ev, "net.close") == 0)
+	if (strcmp(ev, "net.connect") == 0 || strcmp(ev, "net.close") == 0 ||
+	    strcmp(ev, "tls.handshake") == 0)
 		map_network(&x, ev, dec);
-	else if (strcmp(ev, "http.request") == 0)
+	else if (strcmp(ev, "http.request") == 0 || strcmp(ev, "http.response") == 0)
 		map_http(&x, dec);
 	else if (strcmp(ev, "process.exec") == 0)
 		map_process(&x);

@@ -32,6 +32,15 @@ int resolve_identity(const struct policy *p, struct agent_ident *id, struct werr
  * The agent's environment: the safe host variables, then process.env
  * (pass, set), then --env K=V, then HOME/USER/LOGNAME for the identity.
  */
+struct credstore;
+/*
+ * The egress part of the agent's environment: with ca, the CA bundle
+ * variables (SSL_CERT_FILE, ...); each credential's placeholder under its
+ * sandbox_env name.
+ */
+void env_add_egress(struct strv *out, bool ca, const struct credstore *cs);
+/* NAME=VALUE lines of a file into the environment (a missing file adds nothing). */
+void env_add_file(struct strv *out, const char *path);
 void build_env(const struct policy *p, const struct agent_ident *id, const struct strv *cli_env,
     struct strv *out);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../lib/log.h"
+#include "../proxy/cred.h"
 
 extern char **environ;
 
@@ -240,6 +241,56 @@ build_env(const struct policy *p, const struct agent_ident *id, const struct str
 		snprintf(name, sizeof(name), "%.*s", (int)(eq - cli_env->v[i]), cli_env->v[i]);
 		env_put(out, name, eq + 1);
 	}
+}
+
+/* Inside the sandbox, where the bundle (system roots + the sandbox's CA) is mounted. */
+#define SANDBOX_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+void
+env_add_egress(struct strv *out, bool ca, const struct credstore *cs)
+{
+	/*
+	 * Every spelling of "trust this bundle" that common runtimes read:
+	 * OpenSSL and Python (SSL_CERT_FILE), requests, curl, Node (extra CAs
+	 * on top of its own store), git.
+	 */
+	static const char *const ca_vars[] = {
+		"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+		"GIT_SSL_CAINFO",
+	};
+
+	if (ca)
+		for (size_t i = 0; i < ARRAY_SIZE(ca_vars); i++)
+			env_put(out, ca_vars[i], SANDBOX_CA_BUNDLE);
+	/* Placeholders last: nothing set before may carry a credential's variable. */
+	for (size_t i = 0; cs && i < credstore_count(cs); i++)
+		if (credstore_env_name(cs, i))
+			env_put(out, credstore_env_name(cs, i), credstore_placeholder(cs, i));
+}
+
+void
+env_add_file(struct strv *out, const char *path)
+{
+	struct werr err = { 0 };
+	char *data = NULL, *line, *nl;
+	size_t len;
+
+	if (read_file(path, 1 << 20, &data, &len, &err) < 0)
+		return;
+	for (line = data; *line; line = nl + 1) {
+		char *eq;
+
+		nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		*nl = '\0';
+		eq = strchr(line, '=');
+		if (eq && eq != line) {
+			*eq = '\0';
+			env_put(out, line, eq + 1);
+		}
+	}
+	free(data);
 }
 
 int

@@ -63,6 +63,11 @@ cmd_exec(int argc, char **argv)
 	snprintf(id.home, sizeof(id.home), "%s", st.home);
 	snprintf(id.user, sizeof(id.user), "%s", getenv("USER") && getuid() ? getenv("USER") : "sandbox");
 	build_env(&p, &id, &cli_env, &env);
+	/* The same egress environment as the agent: CA bundle variables, placeholders. */
+	snprintf(path, sizeof(path), "%s/ca-bundle.pem", dir);
+	env_add_egress(&env, access(path, F_OK) == 0, NULL);
+	snprintf(path, sizeof(path), "%s/placeholders", dir);
+	env_add_file(&env, path);
 	sandbox_join_exec(st.init_pid, &p, st.workdir, st.home[0] ? st.home : NULL, st.uid, st.gid,
 	    argv + i, env.v, &err);
 	fprintf(stderr, "warden: %s\n", err.msg);

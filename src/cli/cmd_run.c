@@ -17,6 +17,8 @@
 #include "../audit/audit.h"
 #include "../sandbox/sandbox.h"
 #include "../sandbox/sandbox_state.h"
+#include "../proxy/cred.h"
+#include "../proxy/tlsca.h"
 
 static const char usage[] =
     "usage: warden run [OPTIONS] [--] COMMAND [ARG...]\n"
@@ -36,6 +38,9 @@ static const char usage[] =
     "      --add-host NAME:IP\n"
     "                      resolve NAME to IP for this sandbox's egress proxy\n"
     "                      (repeatable; the policy must still allow NAME)\n"
+    "      --upstream-ca FILE\n"
+    "                      also trust the CA certificates in FILE (PEM) when the\n"
+    "                      proxy verifies upstream TLS servers it inspects\n"
     "  -t, --tty / -T, --no-tty\n"
     "                      force / refuse a private terminal (default: when stdin is one)\n"
     "  -v, --verbose       say more about what is applied\n"
@@ -125,6 +130,7 @@ cmd_run(int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "add-host", required_argument, NULL, 'H' },
 		{ "audit-log", required_argument, NULL, 'A' },
+		{ "upstream-ca", required_argument, NULL, 'U' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "no-tty", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -132,6 +138,9 @@ cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *policy_path = NULL, *name = NULL, *workdir = NULL, *prob, *audit_log = NULL;
+	const char *upstream_ca = NULL;
+	struct credstore *creds = NULL;
+	struct tlsca *ca = NULL;
 	char audit_dir[PATH_MAX], audit_path[PATH_MAX + 64], audit_key[PATH_MAX + 16];
 	struct strv cli_env = { 0 }, env = { 0 };
 	struct policy policy;
@@ -175,6 +184,7 @@ cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'A': audit_log = optarg; break;
+		case 'U': upstream_ca = optarg; break;
 		case 't': tty = 1; break;
 		case 'T': tty = 0; break;
 		case 'v': log_verbose++; break;
@@ -211,6 +221,28 @@ cmd_run(int argc, char **argv)
 		return WEXIT_FAILURE;
 	}
 	build_env(&policy, &id, &cli_env, &env);
+	/*
+	 * Credentials are read now, before anything starts, so a missing or
+	 * badly protected secret stops the run with a clear message.  The
+	 * sandbox's TLS authority exists whenever the policy allows egress:
+	 * a later reload may add endpoints whose requests are inspected.
+	 */
+	creds = credstore_load(&policy, &err);
+	if (creds && (policy.nnet > 0 || credstore_count(creds) > 0) &&
+	    !(ca = tlsca_new(upstream_ca, &err))) {
+		credstore_free(creds);
+		creds = NULL;
+	}
+	if (!creds) {
+		fprintf(stderr, "warden: %s\n", err.msg);
+		strv_free(&env);
+		strv_free(&cli_env);
+		policy_free(&policy);
+		return WEXIT_FAILURE;
+	}
+	if (!ca && upstream_ca)
+		log_warnx("--upstream-ca %s has no effect: the policy allows no egress", upstream_ca);
+	env_add_egress(&env, ca != NULL, creds);
 	if (tty < 0)
 		tty = isatty(0) && isatty(1);
 
@@ -251,6 +283,8 @@ cmd_run(int argc, char **argv)
 	spec.hosts = hosts;
 	spec.nhosts = nhosts;
 	proxy_tuning(&spec.proxy);
+	spec.ca = ca;
+	spec.creds = creds;
 	log_info("sandbox %s: agent uid %u gid %u, workdir %s", name,
 	    (unsigned)id.uid, (unsigned)id.gid, wd);
 	status = sandbox_run(&spec, &err);

@@ -471,6 +471,14 @@ binary_match(const struct net_policy *np, const struct binident *b)
 	return false;
 }
 
+bool
+netpolicy_endpoint_matches(const struct endpoint *ep, const struct dest *d, bool *exact)
+{
+	if (exact)
+		*exact = names_exactly(ep);
+	return host_match(ep, d) && port_match(ep, d->port);
+}
+
 void
 netpolicy_decide(const struct policy *p, const struct dest *d,
     const struct binident *b, struct netdecision *out)

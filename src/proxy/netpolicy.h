@@ -111,6 +111,13 @@ void netpolicy_decide(const struct policy *p, const struct dest *d,
     const struct binident *b, struct netdecision *out);
 
 /*
+ * Does this endpoint cover the destination (host and port, as
+ * netpolicy_decide matches them)?  *exact (may be NULL) says whether it
+ * names the host exactly rather than by wildcard or allowed_ips.
+ */
+bool netpolicy_endpoint_matches(const struct endpoint *ep, const struct dest *d, bool *exact);
+
+/*
  * Beyond the comments below: 192.0.0/24, 198.18/15 and the IPv4 TEST-NETs,
  * 2001:db8::/32, 100::/64 and the rest of ::/8 are reserved; fec0::/10
  * (old site-local) is private.  IPv4-mapped, IPv4-compatible, SIIT

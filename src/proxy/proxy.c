@@ -23,7 +23,7 @@
  * pipe holds at most one 64 KiB chunk, and a direction stops reading while
  * its pipe is not empty.
  */
-#include "proxy.h"
+#include "proxy_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,112 +43,23 @@
 #include "netpolicy.h"
 #include "resolve.h"
 #include "socks5.h"
+#include "cred.h"
+#include "tlsca.h"
 
-#define DEFAULT_MAX_CONNS 16384
-#define DEFAULT_HEADER_TIMEOUT_MS 10000
-#define DEFAULT_CONNECT_TIMEOUT_MS 15000
-#define DEFAULT_IDLE_TIMEOUT_MS 3600000
-#define LINGER_MS 2000
-#define PUMP_CHUNK 65536
-#define PUMP_ROUNDS 4
-#define PIPE_POOL_MAX 256
-#define ACCEPT_BATCH 64
-
-enum cstate {
-	C_HEAD, C_SOCKS_GREET, C_SOCKS_REQ, C_RESOLVING, C_CONNECTING, C_TUNNEL,
-	C_REPLY, C_LINGER, C_DEAD,
-};
-enum ckind { K_HTTP, K_CONNECT, K_FORWARD, K_SOCKS };
-
-/* One direction of a tunnel. */
-struct half {
-	int pipe[2];
-	size_t inpipe;
-	bool eof;		/* source reached end of file */
-	bool shut;		/* end of file passed on to the sink */
-	uint64_t bytes;
-};
-
-/* Bytes waiting to be written to one side (small: replies, a request head). */
-struct pending {
-	struct sbuf b;
-	size_t off;
-};
-
-struct conn {
-	struct proxy *px;
-	struct conn *prev, *next;
-	struct ev_io cio, uio;
-	int cfd, ufd;
-	enum cstate st;
-	enum ckind kind;
-	uint64_t deadline;	/* ns; 0 = none (tunnels use last_active) */
-	uint64_t last_active;
-	struct sockaddr_storage peer, local;
-	char *in;		/* request head / handshake bytes, while reading them */
-	size_t inlen;
-	struct pending to_client, to_up;
-	/* Forward requests: the body is relayed with its framing checked. */
-	struct http_body body;
-	bool body_done;
-	/* What was asked. */
-	char verb[33];
-	char host[HTTP_MAX_HOST + 1];
-	uint16_t port;
-	struct dest dst;
-	/* Who asked (owned copies: they outlive policy revisions). */
-	char *exe, *sha256;
-	char **anc;
-	size_t nanc;
-	pid_t pid, ppid;
-	char rule[160];
-	/* Where it went. */
-	struct resolve_req *rq;
-	struct addrinfo *ai, *ai_next;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	char addrtxt[INET6_ADDRSTRLEN];
-	struct half c2u, u2c;
-	bool chup, uhup;	/* the side hung up: stop watching it while idle */
-};
-
-struct proxy {
-	struct evloop *loop;
-	struct ev_io http_io, socks_io;
-	int http_fd, socks_fd;
-	struct attrib *attrib;
-	struct resolver *res;
-	struct add_host *hosts;
-	size_t nhosts;
-	const struct policy *policy;
-	uint64_t revision;
-	char hash[65];
-	unsigned max_conns;
-	uint64_t header_ns, connect_ns, idle_ns;
-	struct conn *conns;	/* live */
-	struct conn *dead;	/* closed during this batch; freed after it */
-	unsigned nconns;
-	int pool[PIPE_POOL_MAX][2];
-	size_t npool;
-	struct proxy_stats stats;
-};
-
-static void conn_update(struct conn *c);
-static void conn_close(struct conn *c);
 static void start_connect(struct conn *c);
 static void connected(struct conn *c);
 static void tunnel(struct conn *c);
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static uint64_t
-ms_ns(unsigned ms)
+uint64_t
+px_ms_ns(unsigned ms)
 {
 	return (uint64_t)ms * 1000000u;
 }
 
-static const char *
-verb_of(const struct conn *c)
+const char *
+px_verb_of(const struct conn *c)
 {
 	return c->kind == K_SOCKS ? "SOCKS" : c->verb[0] ? c->verb : "HTTP";
 }
@@ -182,25 +93,25 @@ pipe_put(struct proxy *px, struct half *h)
 	h->inpipe = 0;
 }
 
-static void
-pending_add(struct pending *p, const void *data, size_t n)
+void
+px_pending_add(struct pending *p, const void *data, size_t n)
 {
 	if (!p->b.p)
 		sbuf_init(&p->b, HTTP_MAX_HEAD + 65536);
 	sbuf_add(&p->b, data, n);
 }
 
-static bool
-pending_empty(const struct pending *p)
+bool
+px_pending_empty(const struct pending *p)
 {
 	return p->off >= p->b.len;
 }
 
 /* Write what is pending; 0 when all written or would block, -1 on error. */
-static int
-pending_flush(struct pending *p, int fd)
+int
+px_pending_flush(struct pending *p, int fd)
 {
-	while (!pending_empty(p)) {
+	while (!px_pending_empty(p)) {
 		ssize_t n = send(fd, p->b.p + p->off, p->b.len - p->off, MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -213,11 +124,11 @@ pending_flush(struct pending *p, int fd)
 
 /* ---- events and answers -------------------------------------------------- */
 
-static int
-emit(struct conn *c, const char *type, const char *decision, const char *reason)
+int
+px_emit(struct conn *c, const char *type, const char *decision, const char *reason)
 {
 	struct event ev = {
-		.type = type, .decision = decision, .verb = verb_of(c),
+		.type = type, .decision = decision, .verb = px_verb_of(c),
 		.rule = c->rule[0] ? c->rule : NULL, .reason = reason,
 		.binary = c->exe, .binary_sha256 = c->sha256, .pid = c->pid, .ppid = c->ppid,
 		.dst = c->dst.host[0] ? c->dst.host : c->host[0] ? c->host : NULL,
@@ -228,8 +139,8 @@ emit(struct conn *c, const char *type, const char *decision, const char *reason)
 }
 
 /* Queue a final answer and switch to REPLY: written, then drained, then closed. */
-static void
-reply_and_close(struct conn *c, const void *data, size_t n)
+void
+px_reply_and_close(struct conn *c, const void *data, size_t n)
 {
 	free(c->in);
 	c->in = NULL;
@@ -242,19 +153,19 @@ reply_and_close(struct conn *c, const void *data, size_t n)
 		resolver_cancel(c->rq);
 		c->rq = NULL;
 	}
-	pending_add(&c->to_client, data, n);
+	px_pending_add(&c->to_client, data, n);
 	c->st = C_REPLY;
-	c->deadline = now_ns() + ms_ns(LINGER_MS);
+	c->deadline = now_ns() + px_ms_ns(LINGER_MS);
 	/* Usually the whole answer fits in the socket buffer: no need to wait for EPOLLOUT. */
-	if (pending_flush(&c->to_client, c->cfd) == 0 && pending_empty(&c->to_client)) {
+	if (px_pending_flush(&c->to_client, c->cfd) == 0 && px_pending_empty(&c->to_client)) {
 		shutdown(c->cfd, SHUT_WR);
 		c->st = C_LINGER;
 	}
-	conn_update(c);
+	px_conn_update(c);
 }
 
-static void
-http_reply(struct conn *c, int status, const char *text, const char *json)
+void
+px_http_reply(struct conn *c, int status, const char *text, const char *json)
 {
 	struct sbuf b;
 
@@ -262,12 +173,12 @@ http_reply(struct conn *c, int status, const char *text, const char *json)
 	sbuf_addf(&b, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n%s",
 	    status, text, strlen(json), json);
-	reply_and_close(c, b.p, b.len);
+	px_reply_and_close(c, b.p, b.len);
 	sbuf_free(&b);
 }
 
-static void
-http_error(struct conn *c, int status, const char *text, const char *error,
+void
+px_http_error(struct conn *c, int status, const char *text, const char *error,
     const char *reason)
 {
 	struct sbuf j;
@@ -278,7 +189,7 @@ http_error(struct conn *c, int status, const char *text, const char *error,
 	sbuf_adds(&j, ",\"reason\":");
 	sbuf_add_json(&j, reason);
 	sbuf_adds(&j, "}\n");
-	http_reply(c, status, text, j.p);
+	px_http_reply(c, status, text, j.p);
 	sbuf_free(&j);
 }
 
@@ -288,54 +199,70 @@ socks_reply_close(struct conn *c, uint8_t code)
 	uint8_t r[10];
 	size_t n = socks5_reply(r, code);
 
-	reply_and_close(c, r, n);
+	px_reply_and_close(c, r, n);
+}
+
+void
+px_deny_json(const struct conn *c, struct sbuf *j, const char *error, const char *reason)
+{
+	sbuf_adds(j, "{\"error\":");
+	sbuf_add_json(j, error);
+	sbuf_adds(j, ",\"reason\":");
+	sbuf_add_json(j, reason);
+	sbuf_adds(j, ",\"rule\":");
+	if (c->rule[0])
+		sbuf_add_json(j, c->rule);
+	else
+		sbuf_adds(j, "null");
+	sbuf_adds(j, ",\"binary\":");
+	if (c->exe)
+		sbuf_add_json(j, c->exe);
+	else
+		sbuf_adds(j, "null");
+	sbuf_addf(j, ",\"pid\":%d,\"host\":", (int)c->pid);
+	sbuf_add_json(j, c->dst.host[0] ? c->dst.host : c->host);
+	sbuf_addf(j, ",\"port\":%u,\"policy_revision\":%llu,\"policy_hash\":\"%s\","
+	    "\"hint\":\"Network access is decided by warden's policy outside this sandbox "
+	    "(network_policies: an endpoint and the connecting binary must match one entry; "
+	    "protocol: rest endpoints also check each request's method and path). "
+	    "Ask the operator to change the policy.\"",
+	    (unsigned)c->port, (unsigned long long)c->px->revision, c->px->hash);
 }
 
 /* A policy denial: JSON for HTTP clients, 0x02 for SOCKS, and one event. */
 static void
-deny(struct conn *c, const char *reason)
+deny_as(struct conn *c, const char *error, const char *reason)
 {
 	struct sbuf j;
 
 	c->px->stats.denied++;
-	emit(c, "net.connect", "deny", reason);
+	px_emit(c, "net.connect", "deny", reason);
 	if (c->kind == K_SOCKS) {
 		socks_reply_close(c, SOCKS5_NOT_ALLOWED);
 		return;
 	}
 	sbuf_init(&j, 8192);
-	sbuf_adds(&j, "{\"error\":\"policy_denied\",\"reason\":");
-	sbuf_add_json(&j, reason);
-	sbuf_adds(&j, ",\"rule\":");
-	if (c->rule[0])
-		sbuf_add_json(&j, c->rule);
-	else
-		sbuf_adds(&j, "null");
-	sbuf_adds(&j, ",\"binary\":");
-	if (c->exe)
-		sbuf_add_json(&j, c->exe);
-	else
-		sbuf_adds(&j, "null");
-	sbuf_addf(&j, ",\"pid\":%d,\"host\":", (int)c->pid);
-	sbuf_add_json(&j, c->dst.host[0] ? c->dst.host : c->host);
-	sbuf_addf(&j, ",\"port\":%u,\"policy_revision\":%llu,\"policy_hash\":\"%s\","
-	    "\"hint\":\"Network access is decided by warden's policy outside this sandbox "
-	    "(network_policies: an endpoint and the connecting binary must match one entry). "
-	    "Ask the operator to allow this host and binary.\"}\n",
-	    (unsigned)c->port, (unsigned long long)c->px->revision, c->px->hash);
-	http_reply(c, 403, "Forbidden", j.p);
+	px_deny_json(c, &j, error, reason);
+	sbuf_adds(&j, "}\n");
+	px_http_reply(c, 403, "Forbidden", j.p);
 	sbuf_free(&j);
 }
 
-/* Upstream failure after an allow: 502/504, SOCKS 0x04/0x05/0x06. */
-static void
-upstream_fail(struct conn *c, int status, uint8_t socks_code, const char *reason)
+void
+px_deny(struct conn *c, const char *reason)
 {
-	emit(c, "net.connect", "error", reason);
+	deny_as(c, "policy_denied", reason);
+}
+
+/* Upstream failure after an allow: 502/504, SOCKS 0x04/0x05/0x06. */
+void
+px_upstream_fail(struct conn *c, int status, uint8_t socks_code, const char *reason)
+{
+	px_emit(c, "net.connect", "error", reason);
 	if (c->kind == K_SOCKS)
 		socks_reply_close(c, socks_code);
 	else
-		http_error(c, status, status == 504 ? "Gateway Timeout" : "Bad Gateway",
+		px_http_error(c, status, status == 504 ? "Gateway Timeout" : "Bad Gateway",
 		    "upstream_unreachable", reason);
 }
 
@@ -359,8 +286,8 @@ take_identity(struct conn *c, struct identity *id)
 	id->nancestors = 0;
 }
 
-static void
-decide_on(const struct conn *c, const struct policy *p, struct netdecision *d)
+void
+px_decide_on(const struct conn *c, const struct policy *p, struct netdecision *d)
 {
 	struct binident b = {
 		.exe = c->exe, .ancestors = (const char *const *)c->anc, .nancestors = c->nanc,
@@ -406,40 +333,61 @@ decide(struct conn *c)
 		snprintf(why, sizeof(why), "%s", err.msg[0] ? err.msg : id.why[0] ? id.why :
 		    "connecting process could not be identified");
 		identity_free(&id);
-		deny(c, why);
+		px_deny(c, why);
 		return;
 	}
 	identity_free(&id);
 	if ((prob = dest_normalize(c->host, c->port, &c->dst))) {
 		char why[400];
 		snprintf(why, sizeof(why), "invalid destination '%s': %s", c->host, prob);
-		deny(c, why);
+		px_deny(c, why);
 		return;
 	}
-	decide_on(c, px->policy, &d);
+	px_decide_on(c, px->policy, &d);
 	if (d.rule)
 		snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name : d.rule->key);
 	if (!d.allow) {
-		deny(c, d.reason);
+		px_deny(c, d.reason);
 		return;
 	}
 	/*
-	 * Request rules need the proxy to read requests, which needs TLS
-	 * termination; until it does, such an endpoint is closed, never
-	 * silently opened without its rules.
+	 * Request rules and bound credentials need the requests read; what
+	 * cannot be read is refused, never opened without its rules.
 	 */
-	if (d.ep->protocol == PROTO_REST && d.ep->access != ACCESS_FULL) {
-		deny(c, "the endpoint has request rules (protocol: rest), which this warden "
-		    "does not enforce yet: the connection is refused rather than allowed unchecked");
+	c->l7_wanted = l7_needed(px, &d);
+	if (c->l7_wanted && c->kind != K_FORWARD && !px->ca) {
+		px_deny(c, "the endpoint's requests must be inspected (protocol: rest or a bound "
+		    "credential), but this sandbox has no TLS authority: it started with a policy "
+		    "that allowed no egress");
+		return;
+	}
+	/*
+	 * A forward request that is not inspected is still looked at once: a
+	 * placeholder in it is going somewhere no credential is bound to.
+	 */
+	if (!c->l7_wanted && c->kind == K_FORWARD && px->creds && c->fwd_raw) {
+		ssize_t i = credstore_find_placeholder(px->creds, c->fwd_raw, c->fwd_rawlen);
+		if (i >= 0) {
+			char why[400];
+			snprintf(why, sizeof(why), "the placeholder of credential '%s' was sent to %s, "
+			    "which no policy binds it to", credstore_name(px->creds, (size_t)i),
+			    c->dst.host);
+			deny_as(c, "credential_endpoint_mismatch", why);
+			return;
+		}
+	}
+	if (c->l7_wanted && c->kind != K_FORWARD && !px_pending_empty(&c->to_up)) {
+		px_http_error(c, 400, "Bad Request", "bad_request", "this endpoint's requests are "
+		    "inspected: send the TLS handshake or request only after the proxy's answer");
 		return;
 	}
 	/*
 	 * The allow is recorded before anything is done with it: a decision
 	 * the audit trail cannot hold is not acted on.
 	 */
-	if (emit(c, "net.connect", "allow", d.reason) < 0) {
+	if (px_emit(c, "net.connect", "allow", d.reason) < 0) {
 		c->rule[0] = '\0';
-		deny(c, "the audit trail cannot be written, so no connection is allowed "
+		px_deny(c, "the audit trail cannot be written, so no connection is allowed "
 		    "(nothing may go unrecorded)");
 		return;
 	}
@@ -478,7 +426,7 @@ decide(struct conn *c)
 	c->rq->arg = c;
 	c->st = C_RESOLVING;
 	resolver_submit(px->res, c->rq);
-	conn_update(c);
+	px_conn_update(c);
 }
 
 static void
@@ -502,7 +450,7 @@ on_resolved(struct resolve_req *rq)
 		snprintf(why, sizeof(why), "cannot resolve %s: %s", rq->host,
 		    gai_strerror(rq->gai_err));
 		resolve_req_free(rq);
-		upstream_fail(c, 502, SOCKS5_HOST_UNREACHABLE, why);
+		px_upstream_fail(c, 502, SOCKS5_HOST_UNREACHABLE, why);
 		return;
 	}
 	c->ai = c->ai_next = rq->res;
@@ -519,11 +467,11 @@ start_connect(struct conn *c)
 	struct netdecision d;
 	const char *refused = NULL;
 
-	decide_on(c, px->policy, &d);
+	px_decide_on(c, px->policy, &d);
 	if (!d.allow) {
 		/* The policy changed while this connection was resolving. */
 		free_ai(c);
-		deny(c, d.reason);
+		px_deny(c, d.reason);
 		return;
 	}
 	for (; c->ai_next; c->ai_next = c->ai_next->ai_next) {
@@ -560,7 +508,7 @@ start_connect(struct conn *c)
 		c->ufd = fd;
 		c->st = C_CONNECTING;
 		if (evloop_add(px->loop, &c->uio, fd, EPOLLOUT, c->uio.cb, c) < 0) {
-			upstream_fail(c, 502, SOCKS5_GENERAL_FAILURE, "cannot watch the upstream socket");
+			px_upstream_fail(c, 502, SOCKS5_GENERAL_FAILURE, "cannot watch the upstream socket");
 			return;
 		}
 		/*
@@ -574,19 +522,19 @@ start_connect(struct conn *c)
 				return;
 			}
 		}
-		conn_update(c);
+		px_conn_update(c);
 		return;
 	}
 	free_ai(c);
 	if (refused) {
 		char why[512];
 		snprintf(why, sizeof(why), "%s: %s", c->dst.host, refused);
-		deny(c, why);
+		px_deny(c, why);
 	} else {
 		char why[512];
 		snprintf(why, sizeof(why), "cannot connect to %s port %u", c->dst.host,
 		    (unsigned)c->port);
-		upstream_fail(c, 502, SOCKS5_CONN_REFUSED, why);
+		px_upstream_fail(c, 502, SOCKS5_CONN_REFUSED, why);
 	}
 }
 
@@ -611,7 +559,7 @@ connected(struct conn *c)
 			char why[512];
 			snprintf(why, sizeof(why), "connect to %s port %u: %s", c->addrtxt,
 			    (unsigned)c->port, strerror(e));
-			upstream_fail(c, 502, e == ECONNREFUSED ? SOCKS5_CONN_REFUSED :
+			px_upstream_fail(c, 502, e == ECONNREFUSED ? SOCKS5_CONN_REFUSED :
 			    SOCKS5_HOST_UNREACHABLE, why);
 		}
 		return;
@@ -620,18 +568,22 @@ connected(struct conn *c)
 	c->px->stats.allowed++;
 	if (c->kind == K_CONNECT) {
 		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-		pending_add(&c->to_client, ok, sizeof(ok) - 1);
+		px_pending_add(&c->to_client, ok, sizeof(ok) - 1);
 	} else if (c->kind == K_SOCKS) {
 		uint8_t r[10];
-		pending_add(&c->to_client, r, socks5_reply(r, SOCKS5_OK));
+		px_pending_add(&c->to_client, r, socks5_reply(r, SOCKS5_OK));
 	}
-	c->st = C_TUNNEL;
-	c->deadline = 0;
-	c->last_active = now_ns();
 	{
 		int one = 1;
 		setsockopt(c->ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	c->deadline = 0;
+	c->last_active = now_ns();
+	if (c->l7_wanted) {
+		l7_start(c);
+		return;
+	}
+	c->st = C_TUNNEL;
 	/* Answer (and send what is already pending) now rather than on the next event. */
 	tunnel(c);
 }
@@ -649,7 +601,7 @@ on_http_head(struct conn *c)
 	if (n == 0)
 		return;
 	if (n < 0) {
-		http_error(c, status ? status : 400, status == 414 ? "URI Too Long" :
+		px_http_error(c, status ? status : 400, status == 414 ? "URI Too Long" :
 		    status == 431 ? "Request Header Fields Too Large" :
 		    status == 501 ? "Not Implemented" : status == 505 ?
 		    "HTTP Version Not Supported" : "Bad Request", "bad_request",
@@ -663,17 +615,20 @@ on_http_head(struct conn *c)
 		c->kind = K_CONNECT;
 		/* Bytes the client sent after the head (an early TLS hello) go upstream. */
 		if ((size_t)n < c->inlen)
-			pending_add(&c->to_up, c->in + n, c->inlen - (size_t)n);
+			px_pending_add(&c->to_up, c->in + n, c->inlen - (size_t)n);
 		decide(c);
 		return;
 	}
 	if (req.form != HTTP_FORM_ABSOLUTE) {
-		http_error(c, 400, "Bad Request", "bad_request",
+		px_http_error(c, 400, "Bad Request", "bad_request",
 		    "this is a forward proxy: send absolute-form requests "
 		    "(GET http://host/path HTTP/1.1) or CONNECT host:port");
 		return;
 	}
 	c->kind = K_FORWARD;
+	c->fwd_raw = xmalloc(c->inlen);
+	memcpy(c->fwd_raw, c->in, c->inlen);
+	c->fwd_rawlen = c->inlen;
 	/* The Host header must name the same destination as the request target. */
 	if (req.host_header) {
 		char hh[HTTP_MAX_HOST + 1];
@@ -690,21 +645,21 @@ on_http_head(struct conn *c)
 			    req.host_header->value_len), req.host_header->value, req.host,
 			    (unsigned)req.port);
 			snprintf(c->host, sizeof(c->host), "%s", req.host);
-			deny(c, reason);
+			px_deny(c, reason);
 			return;
 		}
 	}
-	pending_add(&c->to_up, "", 0);
+	px_pending_add(&c->to_up, "", 0);
 	http_build_upstream_head(&req, &c->to_up.b);
 	http_body_init(&c->body, &req);
 	c->body_done = c->body.done;
 	if ((size_t)n < c->inlen && !c->body_done) {
 		ssize_t used = http_body_feed(&c->body, c->in + n, c->inlen - (size_t)n);
 		if (used < 0) {
-			http_error(c, 400, "Bad Request", "bad_request", "malformed chunked body");
+			px_http_error(c, 400, "Bad Request", "bad_request", "malformed chunked body");
 			return;
 		}
-		pending_add(&c->to_up, c->in + n, (size_t)used);
+		px_pending_add(&c->to_up, c->in + n, (size_t)used);
 		c->body_done = c->body.done;
 	}
 	/* Anything after the body is a pipelined request: one request per connection. */
@@ -725,14 +680,14 @@ on_socks(struct conn *c)
 			if (n == 0)
 				return;
 			if (n < 0) {
-				reply_and_close(c, none, 2);
+				px_reply_and_close(c, none, 2);
 				return;
 			}
 			if (!no_auth) {
-				reply_and_close(c, none, 2);
+				px_reply_and_close(c, none, 2);
 				return;
 			}
-			pending_add(&c->to_client, ok, 2);
+			px_pending_add(&c->to_client, ok, 2);
 			memmove(c->in, c->in + n, c->inlen - (size_t)n);
 			c->inlen -= (size_t)n;
 			c->st = C_SOCKS_REQ;
@@ -752,7 +707,7 @@ on_socks(struct conn *c)
 			snprintf(c->host, sizeof(c->host), "%s", r.host);
 			c->port = r.port;
 			if ((size_t)n < c->inlen)
-				pending_add(&c->to_up, c->in + n, c->inlen - (size_t)n);
+				px_pending_add(&c->to_up, c->in + n, c->inlen - (size_t)n);
 			decide(c);
 			return;
 		}
@@ -770,13 +725,13 @@ read_head(struct conn *c)
 		if (c->kind == K_SOCKS)
 			socks_reply_close(c, SOCKS5_GENERAL_FAILURE);
 		else
-			http_error(c, 431, "Request Header Fields Too Large", "bad_request",
+			px_http_error(c, 431, "Request Header Fields Too Large", "bad_request",
 			    "request head too large");
 		return;
 	}
 	n = recv(c->cfd, c->in + c->inlen, HTTP_MAX_HEAD - c->inlen, 0);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		conn_close(c);
+		px_conn_close(c);
 		return;
 	}
 	if (n < 0)
@@ -856,9 +811,9 @@ pump_body(struct conn *c)
 	for (int round = 0; round < PUMP_ROUNDS; round++) {
 		ssize_t n, used;
 
-		if (pending_flush(&c->to_up, c->ufd) < 0)
+		if (px_pending_flush(&c->to_up, c->ufd) < 0)
 			return -1;
-		if (!pending_empty(&c->to_up) || c->body_done || c->c2u.eof)
+		if (!px_pending_empty(&c->to_up) || c->body_done || c->c2u.eof)
 			return 0;
 		n = recv(c->cfd, buf, sizeof(buf), 0);
 		if (n == 0) {
@@ -870,7 +825,7 @@ pump_body(struct conn *c)
 		used = http_body_feed(&c->body, buf, (size_t)n);
 		if (used < 0)
 			return -1;
-		pending_add(&c->to_up, buf, (size_t)used);
+		px_pending_add(&c->to_up, buf, (size_t)used);
 		c->body_done = c->body.done;
 	}
 	return 0;
@@ -882,28 +837,28 @@ tunnel(struct conn *c)
 	struct proxy *px = c->px;
 
 	c->last_active = now_ns();
-	if (pending_flush(&c->to_client, c->cfd) < 0)
+	if (px_pending_flush(&c->to_client, c->cfd) < 0)
 		goto fail;
 	if (c->kind == K_FORWARD) {
 		if (pump_body(c) < 0)
 			goto fail;
-	} else if (pending_flush(&c->to_up, c->ufd) < 0) {
+	} else if (px_pending_flush(&c->to_up, c->ufd) < 0) {
 		goto fail;
-	} else if (pending_empty(&c->to_up) && pump(px, &c->c2u, c->cfd, c->ufd) < 0) {
+	} else if (px_pending_empty(&c->to_up) && pump(px, &c->c2u, c->cfd, c->ufd) < 0) {
 		goto fail;
 	}
-	if (pending_empty(&c->to_client) && pump(px, &c->u2c, c->ufd, c->cfd) < 0)
+	if (px_pending_empty(&c->to_client) && pump(px, &c->u2c, c->ufd, c->cfd) < 0)
 		goto fail;
 	/* Done: both directions finished, or the upstream finished a forward request. */
 	if (c->u2c.shut && (c->c2u.shut || c->kind == K_FORWARD ||
-	    (c->c2u.eof && pending_empty(&c->to_up)))) {
-		conn_close(c);
+	    (c->c2u.eof && px_pending_empty(&c->to_up)))) {
+		px_conn_close(c);
 		return;
 	}
-	conn_update(c);
+	px_conn_update(c);
 	return;
 fail:
-	conn_close(c);
+	px_conn_close(c);
 }
 
 /* ---- event plumbing --------------------------------------------------------- */
@@ -913,8 +868,8 @@ fail:
  * while we wait on the other one is taken off the loop until there is
  * something to do with it again; otherwise the loop would spin.
  */
-static void
-watch(struct proxy *px, struct ev_io *io, int fd, uint32_t events, bool hup)
+void
+px_watch(struct proxy *px, struct ev_io *io, int fd, uint32_t events, bool hup)
 {
 	if (hup && events == 0) {
 		evloop_del(px->loop, io);
@@ -928,8 +883,8 @@ watch(struct proxy *px, struct ev_io *io, int fd, uint32_t events, bool hup)
 }
 
 /* Compute what each side is waited for from the state alone. */
-static void
-conn_update(struct conn *c)
+void
+px_conn_update(struct conn *c)
 {
 	struct proxy *px = c->px;
 	uint32_t ce = 0, ue = 0;
@@ -939,7 +894,7 @@ conn_update(struct conn *c)
 	case C_SOCKS_GREET:
 	case C_SOCKS_REQ:
 		ce = EPOLLIN;
-		if (!pending_empty(&c->to_client))
+		if (!px_pending_empty(&c->to_client))
 			ce |= EPOLLOUT;
 		break;
 	case C_RESOLVING:
@@ -947,13 +902,16 @@ conn_update(struct conn *c)
 	case C_CONNECTING:
 		ue = EPOLLOUT;
 		break;
+	case C_L7:
+		l7_update(c);
+		return;
 	case C_TUNNEL: {
 		bool fwd = c->kind == K_FORWARD;
-		if (!pending_empty(&c->to_client) || c->u2c.inpipe)
+		if (!px_pending_empty(&c->to_client) || c->u2c.inpipe)
 			ce |= EPOLLOUT;
 		else if (!c->u2c.eof)
 			ue |= EPOLLIN;
-		if (!pending_empty(&c->to_up) || c->c2u.inpipe)
+		if (!px_pending_empty(&c->to_up) || c->c2u.inpipe)
 			ue |= EPOLLOUT;
 		else if (!c->c2u.eof && !(fwd && c->body_done))
 			ce |= EPOLLIN;
@@ -968,9 +926,9 @@ conn_update(struct conn *c)
 	case C_DEAD:
 		return;
 	}
-	watch(px, &c->cio, c->cfd, ce, c->chup);
+	px_watch(px, &c->cio, c->cfd, ce, c->chup);
 	if (c->ufd >= 0)
-		watch(px, &c->uio, c->ufd, ue, c->uhup);
+		px_watch(px, &c->uio, c->ufd, ue, c->uhup);
 }
 
 static void
@@ -982,7 +940,7 @@ on_client(struct ev_io *io, uint32_t events)
 		c->chup = true;
 		/* Nobody left to answer: a client gone before its tunnel exists. */
 		if (c->st == C_RESOLVING || c->st == C_CONNECTING) {
-			conn_close(c);
+			px_conn_close(c);
 			return;
 		}
 	}
@@ -990,34 +948,37 @@ on_client(struct ev_io *io, uint32_t events)
 	case C_HEAD:
 	case C_SOCKS_GREET:
 	case C_SOCKS_REQ:
-		if ((events & EPOLLOUT) && pending_flush(&c->to_client, c->cfd) < 0) {
-			conn_close(c);
+		if ((events & EPOLLOUT) && px_pending_flush(&c->to_client, c->cfd) < 0) {
+			px_conn_close(c);
 			return;
 		}
 		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			read_head(c);
 		if (c->st == C_HEAD || c->st == C_SOCKS_GREET || c->st == C_SOCKS_REQ)
-			conn_update(c);
+			px_conn_update(c);
 		break;
 	case C_TUNNEL:
 		tunnel(c);
 		break;
+	case C_L7:
+		l7_on_client(c, events);
+		break;
 	case C_REPLY:
-		if (pending_flush(&c->to_client, c->cfd) < 0) {
-			conn_close(c);
+		if (px_pending_flush(&c->to_client, c->cfd) < 0) {
+			px_conn_close(c);
 			return;
 		}
-		if (pending_empty(&c->to_client)) {
+		if (px_pending_empty(&c->to_client)) {
 			shutdown(c->cfd, SHUT_WR);
 			c->st = C_LINGER;
 		}
-		conn_update(c);
+		px_conn_update(c);
 		break;
 	case C_LINGER: {
 		char buf[4096];
 		ssize_t n = recv(c->cfd, buf, sizeof(buf), 0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			conn_close(c);
+			px_conn_close(c);
 		break;
 	}
 	default:
@@ -1036,16 +997,19 @@ on_upstream(struct ev_io *io, uint32_t events)
 		connected(c);
 	else if (c->st == C_TUNNEL)
 		tunnel(c);
+	else if (c->st == C_L7)
+		l7_on_upstream(c, events);
 }
 
-static void
-conn_close(struct conn *c)
+void
+px_conn_close(struct conn *c)
 {
 	struct proxy *px = c->px;
 
 	if (c->st == C_DEAD)
 		return;
 	c->st = C_DEAD;
+	l7_free(c);
 	evloop_del(px->loop, &c->cio);
 	close(c->cfd);
 	if (c->ufd >= 0) {
@@ -1073,6 +1037,7 @@ static void
 conn_free(struct conn *c)
 {
 	free(c->in);
+	free(c->fwd_raw);
 	sbuf_free(&c->to_client.b);
 	sbuf_free(&c->to_up.b);
 	free_ai(c);
@@ -1173,25 +1138,28 @@ sweep(struct proxy *px)
 			if (now < c->deadline)
 				break;
 			if (c->kind == K_SOCKS)
-				conn_close(c);
+				px_conn_close(c);
 			else
-				http_error(c, 408, "Request Timeout", "timeout",
+				px_http_error(c, 408, "Request Timeout", "timeout",
 				    "the request head did not arrive in time");
 			break;
 		case C_RESOLVING:
 		case C_CONNECTING:
 			if (now >= c->deadline)
-				upstream_fail(c, 504, SOCKS5_TTL_EXPIRED,
+				px_upstream_fail(c, 504, SOCKS5_TTL_EXPIRED,
 				    "resolving or connecting took too long");
 			break;
 		case C_TUNNEL:
 			if (now - c->last_active >= px->idle_ns)
-				conn_close(c);
+				px_conn_close(c);
+			break;
+		case C_L7:
+			l7_sweep(c, now);
 			break;
 		case C_REPLY:
 		case C_LINGER:
 			if (now >= c->deadline)
-				conn_close(c);
+				px_conn_close(c);
 			break;
 		default:
 			break;
@@ -1265,15 +1233,17 @@ proxy_new(struct evloop *l, const struct proxy_config *cfg, const struct policy 
 	px->http_fd = cfg->http_fd;
 	px->socks_fd = cfg->socks_fd;
 	px->attrib = cfg->attrib;
+	px->ca = cfg->ca;
+	px->creds = cfg->creds;
 	px->policy = p;
 	px->revision = revision;
 	snprintf(px->hash, sizeof(px->hash), "%s", hash);
 	px->max_conns = cfg->max_conns ? cfg->max_conns : DEFAULT_MAX_CONNS;
-	px->header_ns = ms_ns(cfg->header_timeout_ms ? cfg->header_timeout_ms :
+	px->header_ns = px_ms_ns(cfg->header_timeout_ms ? cfg->header_timeout_ms :
 	    DEFAULT_HEADER_TIMEOUT_MS);
-	px->connect_ns = ms_ns(cfg->connect_timeout_ms ? cfg->connect_timeout_ms :
+	px->connect_ns = px_ms_ns(cfg->connect_timeout_ms ? cfg->connect_timeout_ms :
 	    DEFAULT_CONNECT_TIMEOUT_MS);
-	px->idle_ns = ms_ns(cfg->idle_timeout_ms ? cfg->idle_timeout_ms :
+	px->idle_ns = px_ms_ns(cfg->idle_timeout_ms ? cfg->idle_timeout_ms :
 	    DEFAULT_IDLE_TIMEOUT_MS);
 	if (cfg->nhosts) {
 		px->hosts = xcalloc(cfg->nhosts, sizeof(*px->hosts));
@@ -1306,9 +1276,9 @@ proxy_set_policy(struct proxy *px, const struct policy *p, uint64_t revision,
 		const char *prob = NULL;
 
 		next = c->next;
-		if (c->st != C_TUNNEL && c->st != C_CONNECTING)
+		if (c->st != C_TUNNEL && c->st != C_CONNECTING && c->st != C_L7)
 			continue;
-		decide_on(c, p, &d);
+		px_decide_on(c, p, &d);
 		if (d.allow && c->addrlen)
 			prob = netpolicy_check_addr(&d, (struct sockaddr *)&c->addr);
 		if (d.allow && !prob) {
@@ -1321,9 +1291,9 @@ proxy_set_policy(struct proxy *px, const struct policy *p, uint64_t revision,
 			snprintf(why, sizeof(why), "policy revision %llu no longer allows this "
 			    "connection: %s", (unsigned long long)revision, d.allow ? prob : d.reason);
 			px->stats.closed_by_reload++;
-			emit(c, "net.close", "deny", why);
+			px_emit(c, "net.close", "deny", why);
 		}
-		conn_close(c);
+		px_conn_close(c);
 	}
 	reap(px);
 }
@@ -1341,7 +1311,7 @@ proxy_free(struct proxy *px)
 	if (!px)
 		return;
 	while (px->conns)
-		conn_close(px->conns);
+		px_conn_close(px->conns);
 	reap(px);
 	if (px->http_io.added)
 		evloop_del(px->loop, &px->http_io);
@@ -1353,6 +1323,8 @@ proxy_free(struct proxy *px)
 		close(px->socks_fd);
 	resolver_free(px->res);
 	attrib_free(px->attrib);
+	tlsca_free(px->ca);
+	credstore_free(px->creds);
 	for (size_t i = 0; i < px->npool; i++) {
 		close(px->pool[i][0]);
 		close(px->pool[i][1]);

@@ -42,6 +42,8 @@ const char *add_host_parse(const char *arg, struct add_host *out);
 struct proxy_config {
 	int http_fd, socks_fd;		/* listening sockets; the proxy takes them */
 	struct attrib *attrib;		/* taken */
+	struct tlsca *ca;		/* taken; NULL: requests inside TLS cannot be inspected */
+	struct credstore *creds;	/* taken; NULL: none */
 	const struct add_host *hosts;	/* copied */
 	size_t nhosts;
 	unsigned max_conns;		/* 0 = default */

@@ -729,8 +729,25 @@ client_ctx(struct tlsca *ca, const char *upstream_ca, struct werr *err)
 	SSL_CTX_set_options(c, common_options);
 	SSL_CTX_set_mode(c, common_modes);
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
-	if (!SSL_CTX_set_default_verify_paths(c))
-		return ossl_err(err, "system trust store");
+	/*
+	 * The system roots through their hashed directory: a root is read
+	 * when a chain needs it.  Parsing the whole bundle up front
+	 * (SSL_CTX_set_default_verify_paths) costs ~20 ms at every start; a
+	 * system without the hashed directory still gets the bundle.
+	 */
+	{
+		const char *dir = getenv(X509_get_default_cert_dir_env());
+		struct stat st;
+
+		if (!dir || !*dir)
+			dir = X509_get_default_cert_dir();
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (!X509_STORE_load_path(SSL_CTX_get_cert_store(c), dir))
+				return ossl_err(err, "system trust store");
+		} else if (!SSL_CTX_set_default_verify_paths(c)) {
+			return ossl_err(err, "system trust store");
+		}
+	}
 	/*
 	 * An organisation's CA file may hold an intermediate rather than a
 	 * root; every anchor given here is meant to be trusted as it stands.

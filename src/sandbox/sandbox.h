@@ -37,6 +37,9 @@ struct sandbox_spec {
 	const struct add_host *hosts;	/* --add-host pins for the proxy */
 	size_t nhosts;
 	struct proxy_config proxy;	/* timeouts and limits (fds filled in here) */
+	struct tlsca *ca;		/* taken: the sandbox's TLS authority, or NULL */
+	struct credstore *creds;	/* taken: loaded credentials, or NULL */
+	int ca_bundle_fd;		/* set by sandbox_run: the CA bundle, open (-1: none) */
 	const char *audit_path;		/* the audit trail (required) */
 	const char *audit_key;		/* Ed25519 signing key, created if missing */
 	const char *version;		/* warden's, for sandbox.start */

@@ -35,6 +35,8 @@
 #include "../lib/event.h"
 #include "../lib/evloop.h"
 #include "../lib/hash.h"
+#include "../proxy/cred.h"
+#include "../proxy/tlsca.h"
 #include "sandbox_control.h"
 #include "sandbox_execmon.h"
 #include "sandbox_state.h"
@@ -119,6 +121,9 @@ struct sup {
 	const struct policy *policy;	/* running; spec->policy or owned */
 	struct policy *owned;		/* a reloaded policy, freed when replaced */
 	uint64_t revision;
+	/* Handed to the proxy when it starts. */
+	struct tlsca *ca;
+	struct credstore *creds;
 	/* Audit. */
 	struct execmon *execmon;
 	struct audit *audit;
@@ -290,6 +295,7 @@ section(const char *canon, const char *key)
 
 /* Sections fixed at start: a change needs a new sandbox. */
 static const char *const static_sections[] = { "version", "filesystem_policy", "landlock",
+	"credentials",
 	"process", "audit" };
 
 static void
@@ -403,6 +409,8 @@ start_proxy(struct sup *s)
 	cfg.attrib = a;
 	cfg.hosts = s->spec->hosts;
 	cfg.nhosts = s->spec->nhosts;
+	cfg.ca = steal_pointer(&s->ca);
+	cfg.creds = steal_pointer(&s->creds);
 	s->proxy = proxy_new(s->loop, &cfg, s->policy, s->revision, s->st.policy_hash, &err);
 	if (!s->proxy)
 		log_warnx("proxy: %s: all egress is refused", err.msg);
@@ -649,10 +657,40 @@ open_audit(struct sup *s, struct werr *err)
 	return 0;
 }
 
-int
-sandbox_run(const struct sandbox_spec *spec, struct werr *err)
+/*
+ * `warden exec` gives joined processes the same placeholders as the agent:
+ * NAME=VALUE lines in the state directory (placeholders are not secrets).
+ */
+static int
+write_placeholders(const char *dir, const struct credstore *cs, struct werr *err)
 {
-	struct sup s = { .spec = spec, .pidfd = -1, .ctl = -1, .sigfd = -1, .master = -1,
+	char path[PATH_MAX];
+	struct sbuf b;
+	int r = 0;
+
+	sbuf_init(&b, 1 << 20);
+	for (size_t i = 0; i < credstore_count(cs); i++)
+		if (credstore_env_name(cs, i))
+			sbuf_addf(&b, "%s=%s\n", credstore_env_name(cs, i), credstore_placeholder(cs, i));
+	snprintf(path, sizeof(path), "%s/placeholders", dir);
+	if (b.len) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 || write_all(fd, b.p, b.len) < 0)
+			r = werr_sys(err, "write %s", path);
+		if (fd >= 0)
+			close(fd);
+	}
+	sbuf_free(&b);
+	return r;
+}
+
+int
+sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
+{
+	struct sandbox_spec local = *spec_in;
+	const struct sandbox_spec *spec = &local;
+	char bundle[PATH_MAX];
+	struct sup s = { .spec = spec, .ca = spec_in->ca, .creds = spec_in->creds, .pidfd = -1, .ctl = -1, .sigfd = -1, .master = -1,
 		.status = -1, .policy = spec->policy, .revision = 1 };
 	struct limits_plan lp;
 	struct strv made = { 0 };
@@ -663,8 +701,25 @@ sandbox_run(const struct sandbox_spec *spec, struct werr *err)
 
 	for (int i = 0; i < NET_NFDS; i++)
 		s.netfd[i] = -1;
-	if (state_create(spec->name, s.state_dir, sizeof(s.state_dir), &lock_fd, err) < 0)
+	local.ca_bundle_fd = -1;
+	if (state_create(spec->name, s.state_dir, sizeof(s.state_dir), &lock_fd, err) < 0) {
+		tlsca_free(s.ca);
+		credstore_free(s.creds);
 		return -1;
+	}
+	if (s.ca) {
+		/* System roots + this sandbox's CA, mounted over the system store inside. */
+		snprintf(bundle, sizeof(bundle), "%s/ca-bundle.pem", s.state_dir);
+		if (tlsca_write_bundle(s.ca, "/etc/ssl/certs/ca-certificates.crt", bundle, err) < 0)
+			goto out_state;
+		local.ca_bundle_fd = open(bundle, O_RDONLY | O_CLOEXEC);
+		if (local.ca_bundle_fd < 0) {
+			werr_sys(err, "open %s", bundle);
+			goto out_state;
+		}
+	}
+	if (s.creds && write_placeholders(s.state_dir, s.creds, err) < 0)
+		goto out_state;
 	if (limits_prepare(spec->policy, spec->name, &lp, err) < 0)
 		goto out_state;
 	if (make_placeholders(spec, &made, err) < 0)
@@ -783,6 +838,11 @@ out_sig:
 out_limits:
 	limits_cleanup(&lp);
 out_state:
+	if (local.ca_bundle_fd >= 0)
+		close(local.ca_bundle_fd);
+	/* Whatever the proxy did not take: the key and the secrets end here. */
+	tlsca_free(s.ca);
+	credstore_free(s.creds);
 	state_remove(s.state_dir, lock_fd);
 	return status;
 }

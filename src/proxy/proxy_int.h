@@ -1,0 +1,152 @@
+/*
+ * The egress proxy's internals, shared by its connection handling
+ * (proxy.c) and request inspection (proxy_l7.c).  Nothing outside
+ * src/proxy/proxy*.c includes this.
+ */
+#ifndef WARDEN_PROXY_INT_H
+#define WARDEN_PROXY_INT_H
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../lib/util.h"
+#include "http_parse.h"
+#include "netpolicy.h"
+#include "proxy.h"
+
+struct l7;
+struct tlsca;
+struct credstore;
+
+#define DEFAULT_MAX_CONNS 16384
+#define DEFAULT_HEADER_TIMEOUT_MS 10000
+#define DEFAULT_CONNECT_TIMEOUT_MS 15000
+#define DEFAULT_IDLE_TIMEOUT_MS 3600000
+#define LINGER_MS 2000
+#define PUMP_CHUNK 65536
+#define PUMP_ROUNDS 4
+#define PIPE_POOL_MAX 256
+#define ACCEPT_BATCH 64
+
+enum cstate {
+	C_HEAD, C_SOCKS_GREET, C_SOCKS_REQ, C_RESOLVING, C_CONNECTING, C_TUNNEL,
+	C_L7, C_REPLY, C_LINGER, C_DEAD,
+};
+enum ckind { K_HTTP, K_CONNECT, K_FORWARD, K_SOCKS };
+
+/* One direction of a tunnel. */
+struct half {
+	int pipe[2];
+	size_t inpipe;
+	bool eof;		/* source reached end of file */
+	bool shut;		/* end of file passed on to the sink */
+	uint64_t bytes;
+};
+
+/* Bytes waiting to be written to one side (small: replies, a request head). */
+struct pending {
+	struct sbuf b;
+	size_t off;
+};
+
+struct conn {
+	struct proxy *px;
+	struct conn *prev, *next;
+	struct ev_io cio, uio;
+	int cfd, ufd;
+	enum cstate st;
+	enum ckind kind;
+	uint64_t deadline;	/* ns; 0 = none (tunnels use last_active) */
+	uint64_t last_active;
+	struct sockaddr_storage peer, local;
+	char *in;		/* request head / handshake bytes, while reading them */
+	size_t inlen;
+	struct pending to_client, to_up;
+	/* Forward requests: the body is relayed with its framing checked. */
+	struct http_body body;
+	bool body_done;
+	/* What was asked. */
+	char verb[33];
+	char host[HTTP_MAX_HOST + 1];
+	uint16_t port;
+	struct dest dst;
+	/* Who asked (owned copies: they outlive policy revisions). */
+	char *exe, *sha256;
+	char **anc;
+	size_t nanc;
+	pid_t pid, ppid;
+	char rule[160];
+	/* Where it went. */
+	struct resolve_req *rq;
+	struct addrinfo *ai, *ai_next;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char addrtxt[INET6_ADDRSTRLEN];
+	struct half c2u, u2c;
+	bool chup, uhup;	/* the side hung up: stop watching it while idle */
+	/* Request inspection (proxy_l7.c): wanted once the decision says so. */
+	bool l7_wanted;
+	struct l7 *l7;
+	char *fwd_raw;		/* a forward request's bytes, replayed through inspection */
+	size_t fwd_rawlen;
+};
+
+struct proxy {
+	struct evloop *loop;
+	struct ev_io http_io, socks_io;
+	int http_fd, socks_fd;
+	struct attrib *attrib;
+	struct resolver *res;
+	struct add_host *hosts;
+	size_t nhosts;
+	const struct policy *policy;
+	uint64_t revision;
+	char hash[65];
+	unsigned max_conns;
+	uint64_t header_ns, connect_ns, idle_ns;
+	struct conn *conns;	/* live */
+	struct conn *dead;	/* closed during this batch; freed after it */
+	unsigned nconns;
+	int pool[PIPE_POOL_MAX][2];
+	size_t npool;
+	struct proxy_stats stats;
+	struct tlsca *ca;		/* NULL: nothing can be inspected inside TLS */
+	struct credstore *creds;	/* never NULL once running */
+};
+
+/* proxy.c */
+uint64_t px_ms_ns(unsigned ms);
+const char *px_verb_of(const struct conn *c);
+void px_pending_add(struct pending *p, const void *data, size_t n);
+bool px_pending_empty(const struct pending *p);
+int px_pending_flush(struct pending *p, int fd);
+int px_emit(struct conn *c, const char *type, const char *decision, const char *reason);
+void px_reply_and_close(struct conn *c, const void *data, size_t n);
+void px_http_reply(struct conn *c, int status, const char *text, const char *json);
+void px_http_error(struct conn *c, int status, const char *text, const char *error,
+    const char *reason);
+void px_deny(struct conn *c, const char *reason);
+void px_upstream_fail(struct conn *c, int status, uint8_t socks_code, const char *reason);
+void px_decide_on(const struct conn *c, const struct policy *p, struct netdecision *d);
+void px_conn_update(struct conn *c);
+/* Watch fd for events; a side that hung up with nothing to wait for leaves the loop. */
+void px_watch(struct proxy *px, struct ev_io *io, int fd, uint32_t events, bool hup);
+void px_conn_close(struct conn *c);
+/* The JSON members every denial carries (rule, binary, pid, host, port, revision, hash, hint). */
+void px_deny_json(const struct conn *c, struct sbuf *j, const char *error, const char *reason);
+
+/* proxy_l7.c */
+/* Does an allowed decision need its requests read (rules, or a bound credential)? */
+bool l7_needed(const struct proxy *px, const struct netdecision *d);
+/* Take over a connected connection: CONNECT/SOCKS after the answer, a forward request at once. */
+void l7_start(struct conn *c);
+void l7_on_client(struct conn *c, uint32_t events);
+void l7_on_upstream(struct conn *c, uint32_t events);
+void l7_update(struct conn *c);
+/* Once a second: handshake and idle timeouts. */
+void l7_sweep(struct conn *c, uint64_t now);
+void l7_free(struct conn *c);
+
+#endif
