@@ -23,7 +23,10 @@
 #   - keep-alive: N GET requests one after another on one connection,
 #     each timed from the request's first byte to the response's last
 #   - new connections: M fresh connections one after another, each
-#     socket + CONNECT + TLS handshake + one GET, timed to the response
+#     socket + CONNECT + TLS handshake + one GET, timed to the response;
+#     then M more with the client acknowledging every segment at once
+#     (TCP_QUICKACK), which separates the work of a new connection from
+#     stalls on the delayed-ACK timer
 # and writes the "## L7 inspection (TLS termination)" section of
 # docs/benchmarks.md. Target (the inspection issue): inspection adds less
 # than 1 ms per request on a kept-alive connection, p50 and p99, over the
@@ -425,36 +428,40 @@ run_once() {
     local row="$1" r="$2" rc=0
     local nk=$(( (N + ROUNDS - 1) / ROUNDS )) nc=$(( (M + ROUNDS - 1) / ROUNDS ))
     local ka="$BENCH_DIR/tls-ka-$row-r$r.samples" conn="$BENCH_DIR/tls-conn-$row-r$r.samples"
+    local connqa="$BENCH_DIR/tls-connqa-$row-r$r.samples"
     local out="$BENCH_DIR/tls-$row-r$r.out" err="$BENCH_DIR/tls-$row-r$r.err"
     local audit="$BENCH_DIR/tls-audit-$row-r$r.jsonl"
     [[ -z "${NOTE[$row]:-}" ]] || return 0
     if [[ "$row" == direct ]]; then
         local k=("$TL" keepalive direct "$UPNAME:$PORT" "$CA" "$REQ_PATH" "$nk" "$WARMUP" "$ka")
         local c=("$TL" connect direct "$UPNAME:$PORT" "$CA" "$REQ_PATH" "$nc" "$CONN_WARMUP" "$conn")
+        local q=("$TL" connect-quickack direct "$UPNAME:$PORT" "$CA" "$REQ_PATH" "$nc" "$CONN_WARMUP" "$connqa")
         [[ -n "${CMDS[direct]:-}" ]] || CMDS[direct]="$(show_cmd "${k[@]}")"
-        [[ -n "${CMDS[direct-conn]:-}" ]] || CMDS[direct-conn]="$(show_cmd "${c[@]}")"
-        { timeout "$RUN_TIMEOUT" "${k[@]}" && timeout "$RUN_TIMEOUT" "${c[@]}"; } \
-            </dev/null >"$out" 2>"$err" || rc=$?
+        [[ -n "${CMDS[direct-conn]:-}" ]] || CMDS[direct-conn]="$(show_cmd "${c[@]}")
+$(show_cmd "${q[@]}")"
+        { timeout "$RUN_TIMEOUT" "${k[@]}" && timeout "$RUN_TIMEOUT" "${c[@]}" &&
+            timeout "$RUN_TIMEOUT" "${q[@]}"; } </dev/null >"$out" 2>"$err" || rc=$?
     else
         local ca auditc="$BENCH_DIR/tls-audit-$row-r$r-conn.jsonl"
         ca="$(sandbox_ca "$row")"
-        rm -f "$WORK/ka.samples" "$WORK/conn.samples" "$audit" "$auditc"
+        rm -f "$WORK/ka.samples" "$WORK/conn.samples" "$WORK/connqa.samples" "$audit" "$auditc"
         keepalive_sandboxed "$row" "$r" "$nk" "$out" "$err" "$audit" || rc=$?
         [[ -f "$WORK/ka.samples" ]] && cp "$WORK/ka.samples" "$ka"
         if (( rc == 0 )); then
             in_sandbox "$row" "$row-conn" "tlsbench-$$-$row-r$r-conn" "$auditc" "$out.conn" "$err.conn" \
-                "./tlsload connect 127.0.0.1:3128 $UPNAME:$PORT $ca '$REQ_PATH' $nc $CONN_WARMUP conn.samples" ||
+                "./tlsload connect 127.0.0.1:3128 $UPNAME:$PORT $ca '$REQ_PATH' $nc $CONN_WARMUP conn.samples && ./tlsload connect-quickack 127.0.0.1:3128 $UPNAME:$PORT $ca '$REQ_PATH' $nc $CONN_WARMUP connqa.samples" ||
                 rc=$?
             cat "$out.conn" >>"$out"
             cat "$err.conn" >>"$err"
             rm -f "$out.conn" "$err.conn"
             [[ -f "$WORK/conn.samples" ]] && cp "$WORK/conn.samples" "$conn"
+            [[ -f "$WORK/connqa.samples" ]] && cp "$WORK/connqa.samples" "$connqa"
         fi
         AUDIT_N[$row]=$(( ${AUDIT_N[$row]:-0} + $(count_requests "$audit") + $(count_requests "$auditc") ))
     fi
     # Requests the client sent (warm-up included): what the trail should hold.
-    SENT[$row]=$(( ${SENT[$row]:-0} + nk + WARMUP + nc + CONN_WARMUP ))
-    if (( rc != 0 )) || [[ ! -s "$ka" || ! -s "$conn" ]]; then
+    SENT[$row]=$(( ${SENT[$row]:-0} + nk + WARMUP + 2 * (nc + CONN_WARMUP) ))
+    if (( rc != 0 )) || [[ ! -s "$ka" || ! -s "$conn" || ! -s "$connqa" ]]; then
         NOTE[$row]="round $r failed (exit $rc): $(one_line <"$err")"
         if [[ "$row" != direct ]]; then
             local a
@@ -468,7 +475,7 @@ run_once() {
 # ROUNDS rounds, the order of the rows rotating each round, so that whatever
 # else the machine does is spread over every row instead of landing on one.
 measure() {
-    local r k i row
+    local r k i row kind
     for ((r = 1; r <= ROUNDS; r++)); do
         log "round $r of $ROUNDS"
         for ((k = 0; k < ${#ROWS[@]}; k++)); do
@@ -478,9 +485,12 @@ measure() {
     done
     for row in "${ROWS[@]}"; do
         cat "$BENCH_DIR/tls-ka-$row"-r*.samples 2>/dev/null >"$BENCH_DIR/tls-ka-$row.samples" || true
-        cat "$BENCH_DIR/tls-conn-$row"-r*.samples 2>/dev/null >"$BENCH_DIR/tls-conn-$row.samples" || true
-        # The first request of each connection: from the handshake's end to the response.
-        awk '{printf "%.1f\n", $3 - $2}' "$BENCH_DIR/tls-conn-$row.samples" >"$BENCH_DIR/tls-first-$row.samples"
+        for kind in conn connqa; do
+            cat "$BENCH_DIR/tls-$kind-$row"-r*.samples 2>/dev/null >"$BENCH_DIR/tls-$kind-$row.samples" || true
+            # The first request of each connection: from the handshake's end to the response.
+            awk '{printf "%.1f\n", $3 - $2}' "$BENCH_DIR/tls-$kind-$row.samples" \
+                >"$BENCH_DIR/tls-$kind-first-$row.samples"
+        done
         stats "$row"
     done
 }
@@ -505,7 +515,11 @@ stats() {
     pcts "$BENCH_DIR/tls-conn-$row.samples" 1 ready "$row"
     pcts "$BENCH_DIR/tls-conn-$row.samples" 2 hs "$row"
     pcts "$BENCH_DIR/tls-conn-$row.samples" 3 total "$row"
-    pcts "$BENCH_DIR/tls-first-$row.samples" 1 first "$row"
+    pcts "$BENCH_DIR/tls-conn-first-$row.samples" 1 first "$row"
+    pcts "$BENCH_DIR/tls-connqa-$row.samples" 1 qready "$row"
+    pcts "$BENCH_DIR/tls-connqa-$row.samples" 2 qhs "$row"
+    pcts "$BENCH_DIR/tls-connqa-$row.samples" 3 qtotal "$row"
+    pcts "$BENCH_DIR/tls-connqa-first-$row.samples" 1 qfirst "$row"
 }
 
 # The deny rule must refuse what it covers: one request to DENY_PATH through
@@ -600,17 +614,30 @@ keepalive_table() {
     done
 }
 
+# connect_table [q]: the new-connection table, of the plain runs or (q) of
+# the runs whose client acknowledges at once.
 connect_table() {
-    local row
+    local row p="${1:-}"
     echo "| path | connections | ready p50 | handshake p50 | handshake p99 | first GET p50 | first GET p99 | total p50 | total p99 | added p50 | added p99 | added vs |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     for row in "${ROWS[@]}"; do
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$row]}" \
-            "$(s "$row" total_n)" "$(s "$row" ready_p50)" "$(s "$row" hs_p50)" "$(s "$row" hs_p99)" \
-            "$(s "$row" first_p50)" "$(s "$row" first_p99)" "$(s "$row" total_p50)" \
-            "$(s "$row" total_p99)" "$(added "$row" total_p50)" "$(added "$row" total_p99)" \
-            "$(base_label "$row")"
+            "$(s "$row" "${p}total_n")" "$(s "$row" "${p}ready_p50")" "$(s "$row" "${p}hs_p50")" \
+            "$(s "$row" "${p}hs_p99")" "$(s "$row" "${p}first_p50")" "$(s "$row" "${p}first_p99")" \
+            "$(s "$row" "${p}total_p50")" "$(s "$row" "${p}total_p99")" \
+            "$(added "$row" "${p}total_p50")" "$(added "$row" "${p}total_p99")" "$(base_label "$row")"
     done
+}
+
+# handshake_line [q] TEXT: "TEXT: p50 A → B µs (+D µs), p99 ..." for the
+# new-connection totals of the tunnel and inspected rows.
+handshake_line() {
+    local p="$1" plus='s/^\([0-9]\)/+\1/'
+    printf '%s: p50 %s → %s µs (%s µs), p99 %s → %s µs (%s µs)' "$2" \
+        "$(s tunnel "${p}total_p50")" "$(s inspect "${p}total_p50")" \
+        "$(added inspect "${p}total_p50" | sed "$plus")" \
+        "$(s tunnel "${p}total_p99")" "$(s inspect "${p}total_p99")" \
+        "$(added inspect "${p}total_p99" | sed "$plus")"
 }
 
 # Sets V[ROW] (PASS/MISS/UNKNOWN) and T[ROW] for the inspected rows.
@@ -629,14 +656,17 @@ compute_verdicts() {
         fi
         T[$row]="${LABEL[$row]}: added per keep-alive request p50 ${a50} µs, p99 ${a99} µs over the plain tunnel (target < ${TARGET_ADDED} µs); proxy CPU $(cpu "$row") µs per request (tunnel: $(cpu tunnel))"
     done
-    T[handshake]="new connection, inspected vs plain tunnel: p50 $(s tunnel total_p50) → $(s inspect total_p50) µs ($(added inspect total_p50 | sed 's/^\([0-9]\)/+\1/') µs), p99 $(s tunnel total_p99) → $(s inspect total_p99) µs ($(added inspect total_p99 | sed 's/^\([0-9]\)/+\1/') µs)"
+    T[handshake]="$(handshake_line "" "new connection (CONNECT + handshake + first request), inspected vs plain tunnel")"
+    T[handshake_q]="$(handshake_line q "the same with the client acknowledging at once")"
 }
 
 # shellcheck disable=SC2016  # literal backquotes (markdown)
 checks() {
     local row
     if (( CHECK_DENY_OK )); then
-        printf -- '- Deny rule: `GET %s` through the rules row was refused: `%s`\n' "$DENY_PATH" "$CHECK_DENY"
+        printf -- '- Deny rule: `GET %s` through the rules row was refused: `%s`, reason "%s"\n' \
+            "$DENY_PATH" "$(grep -o 'HTTP/1.1 403 [A-Za-z ]*[a-z]' <<<"$CHECK_DENY" | head -n1)" \
+            "$(sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' <<<"$CHECK_DENY")"
     else
         printf -- '- Deny rule: `GET %s` through the rules row was **not** refused with 403: %s\n' \
             "$DENY_PATH" "${CHECK_DENY:-not run (the rules row failed)}"
@@ -651,28 +681,44 @@ checks() {
 # When the first request on a new warden connection takes tens of
 # milliseconds while direct it takes well under one, say so: that is a
 # stall (a timer), not work, and it dominates the new-connection totals.
+# The quick-ACK runs say whether the client's delayed ACK is what ends it.
 first_request_note() {
-    local row d w=() slow=0
-    d="$(s direct first_p50)"
+    local row d seen="" quick="" slow=0 gone=1
+    d="$(s direct first_p50)/$(s direct first_p99)"
     for row in "${SANDBOX_ROWS[@]}"; do
-        w+=("$(s "$row" first_p50)")
-        if [[ "$d" != n/a ]] && lt 20000 "$(s "$row" first_p50)" && lt "$d" 5000; then
+        seen+="${seen:+, }${LABEL[$row]#warden, } $(s "$row" first_p50)/$(s "$row" first_p99)"
+        quick+="${quick:+, }${LABEL[$row]#warden, } $(s "$row" qfirst_p50)/$(s "$row" qfirst_p99)"
+        if lt 20000 "$(s "$row" first_p99)" && lt "$(s direct first_p99)" 5000; then
             slow=1
         fi
+        lt "$(s "$row" qfirst_p99)" 20000 || gone=0
     done
     (( slow )) || return 0
     cat <<EOF
 
-**First request on a new connection:** through warden it takes
-${w[0]} µs (plain tunnel), ${w[1]} µs (inspected) and ${w[2]} µs (with rules) at
-p50, against ${d} µs direct: about the 40 ms of Linux's delayed-ACK timer,
-a stall rather than work. The response follows writes the client has no
-reason to acknowledge at once (TLS 1.3 session tickets, sent after the
-handshake by the server, or by the proxy when it terminates), which is
-consistent with Nagle's algorithm holding the response on the proxy's
-socket towards the client until the client's delayed ACK. Kept-alive
-requests do not pay it; here it dominates the *total* and *added* columns.
+**First request on a new connection:** through warden it often takes about
+the 40 ms of Linux's delayed-ACK timer, a stall rather than work: *first
+GET* p50/p99 ${seen} µs, against ${d} µs direct. The response follows writes
+the client has no reason to acknowledge at once (TLS 1.3 session tickets,
+sent after the handshake by the server, or by the proxy when it
+terminates).
 EOF
+    if (( gone )); then
+        cat <<EOF
+With the client acknowledging at once (next table) it takes ${quick} µs: the
+response was held back until the client's ACK, as Nagle's algorithm does on
+a socket without \`TCP_NODELAY\` — here the proxy's socket towards the
+client (the server and the client set \`TCP_NODELAY\`, and the direct row
+does not stall). Kept-alive requests do not pay it; it dominates the *total*
+and *added* columns of this table.
+EOF
+    else
+        cat <<EOF
+With the client acknowledging at once (next table) it still takes ${quick} µs,
+so the client's delayed ACK is not (or not only) what ends it. Kept-alive
+requests do not pay it.
+EOF
+    fi
 }
 
 notes() {
@@ -715,6 +761,7 @@ $(tool_versions)
 - **${V[inspect]}** — ${T[inspect]}
 - **${V[rules]}** — ${T[rules]}
 - (no target) ${T[handshake]}
+- (no target) ${T[handshake_q]}
 
 ### Keep-alive requests (µs)
 
@@ -726,8 +773,8 @@ inspected rows, what reading, deciding, recording and re-encrypting one
 request costs over relaying it. *Proxy CPU*: the CPU time of the warden
 supervisor (all its threads, \`/proc/PID/task/*/schedstat\`) from just
 before the first counted request to just after the last, per request;
-median of the rounds. Unlike the latencies it hardly moves with other load
-on the machine.
+median of the rounds. It moves less with other load on the machine than
+the latencies do.
 
 $(keepalive_table)
 
@@ -738,13 +785,20 @@ handshake (no session resumption; certificate and host name verified), one
 \`GET\`, close. All times from \`socket()\`: *ready* when the proxy's \`200\`
 arrived (direct: \`connect()\` returned), *handshake* when the TLS handshake
 was done, *total* when the response was read; *first GET* is total minus
-handshake, the first request on the new connection. Inspected, the handshake is
-with the proxy (a leaf for \`${UPNAME}\` from the sandbox's CA, issued once
-and cached), and the first request also waits for the proxy's own TCP and
-TLS connection to the server.
+handshake, the first request on the new connection. Inspected, the client's
+handshake is with the proxy (a leaf for \`${UPNAME}\` from the sandbox's CA,
+issued once and cached), which runs its own TLS handshake with the server
+alongside; requests are read once both are done.
 
 $(connect_table)
 $(first_request_note)
+
+The same, with the client acknowledging every segment at once
+(\`TCP_QUICKACK\` before each read: \`tlsload connect-quickack\`), so that no
+write of the proxy or the server can wait for the client's delayed ACK: what
+a new connection costs in work, apart from timer stalls.
+
+$(connect_table q)
 
 Checks that the inspected rows were inspected:
 
@@ -867,12 +921,16 @@ main() {
     echo "New connections (µs):"
     connect_table
     echo
+    echo "New connections, client acknowledging at once (µs):"
+    connect_table q
+    echo
     checks
     notes
     echo
     echo "Verdicts: ${V[inspect]} — ${T[inspect]}"
     echo "          ${V[rules]} — ${T[rules]}"
     echo "          (no target) ${T[handshake]}"
+    echo "          (no target) ${T[handshake_q]}"
     echo "Load average: $LOAD_BEFORE at the start, $LOAD_AFTER after the timed runs"
     echo "Written: docs/benchmarks.md (## $SECTION), raw data in build/bench/tls-*"
 

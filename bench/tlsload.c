@@ -6,6 +6,7 @@
  *
  *   tlsload keepalive PROXY TARGET CAFILE PATH N WARMUP [SAMPLES [SYNCDIR]]
  *   tlsload connect   PROXY TARGET CAFILE PATH M WARMUP [SAMPLES]
+ *   tlsload connect-quickack PROXY TARGET CAFILE PATH M WARMUP [SAMPLES]
  *
  * PROXY is "direct" or the HTTP proxy's 127.0.0.1:PORT; TARGET is
  * NAME:PORT.  Through a proxy the client sends "CONNECT NAME:PORT" and
@@ -35,6 +36,13 @@
  *              socket(): "ready" (the proxy's 200; direct: connect()
  *              returned), "handshake" (TLS handshake complete, certificate
  *              verified) and "total" (the response read).
+ *   connect-quickack  the same, but the client sets TCP_QUICKACK before
+ *              every read, so it acknowledges each segment at once instead
+ *              of after the kernel's delayed-ACK timer (up to 40 ms).  A
+ *              peer whose small write waits for the ACK of the one before
+ *              (Nagle's algorithm) is then not held up, so this mode shows
+ *              the work a new connection costs apart from such timer
+ *              stalls, which "connect" shows as a client sees them.
  *
  * Each mode prints one line on stdout, "MODE n=... errors=... KEY_p50=...",
  * times in microseconds; with SAMPLES the raw times are also written there,
@@ -93,6 +101,7 @@ struct conn {
 };
 
 static SSL_CTX *ctx;
+static bool quickack;		/* connect-quickack */
 
 static double
 now_us(void)
@@ -129,6 +138,7 @@ usage(void)
 {
 	fputs("usage: tlsload keepalive PROXY TARGET CAFILE PATH N WARMUP [SAMPLES [SYNCDIR]]\n"
 	    "       tlsload connect   PROXY TARGET CAFILE PATH M WARMUP [SAMPLES]\n"
+	    "       tlsload connect-quickack PROXY TARGET CAFILE PATH M WARMUP [SAMPLES]\n"
 	    "PROXY: direct | 127.0.0.1:PORT   TARGET: NAME:PORT   PATH: /...\n",
 	    stderr);
 	exit(2);
@@ -305,6 +315,16 @@ proxy_connect(int fd, const struct target *t)
 	return true;
 }
 
+/* Acknowledge what arrives next at once (the flag does not stick: set per read). */
+static void
+ack_now(int fd)
+{
+	int one = 1;
+
+	if (quickack)
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 static void
 conn_close(struct conn *c)
 {
@@ -349,6 +369,7 @@ conn_open(struct conn *c, const struct target *t, double *t_ready, double *t_hs)
 		conn_close(c);
 		return false;
 	}
+	ack_now(c->fd);
 	errno = 0;
 	if (SSL_connect(c->ssl) != 1) {
 		vr = SSL_get_verify_result(c->ssl);
@@ -372,6 +393,7 @@ conn_fill(struct conn *c)
 
 	if (c->len == sizeof(c->buf))
 		return false;
+	ack_now(c->fd);
 	errno = 0;
 	if (SSL_read_ex(c->ssl, c->buf + c->len, sizeof(c->buf) - c->len, &got) != 1)
 		return false;
@@ -645,7 +667,7 @@ run_connect(const struct target *t, size_t m, size_t warmup, const char *path)
 	for (size_t i = 0; out && i < got; i++)
 		fprintf(out, "%.1f %.1f %.1f\n", ready[i], hs[i], total[i]);
 	close_samples(out, path);
-	printf("connect n=%zu errors=%zu", got, errors);
+	printf("%s n=%zu errors=%zu", quickack ? "connect-quickack" : "connect", got, errors);
 	print_dist("ready", ready, got);
 	print_dist("handshake", hs, got);
 	print_dist("total", total, got);
@@ -670,7 +692,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "keepalive") == 0)
 		return run_keepalive(&t, n, warmup, argc >= 9 ? argv[8] : NULL,
 		    argc == 10 ? argv[9] : NULL);
-	if (strcmp(argv[1], "connect") == 0)
+	if (strcmp(argv[1], "connect") == 0 || strcmp(argv[1], "connect-quickack") == 0) {
+		quickack = argv[1][7] != '\0';
 		return run_connect(&t, n, warmup, argc == 9 ? argv[8] : NULL);
+	}
 	usage();
 }
