@@ -259,9 +259,16 @@ env_add_egress(struct strv *out, bool ca, const struct credstore *cs)
 		"GIT_SSL_CAINFO",
 	};
 
-	if (ca)
-		for (size_t i = 0; i < ARRAY_SIZE(ca_vars); i++)
+	/* A bundle the user chose (--env, process.env) is left alone. */
+	for (size_t i = 0; ca && i < ARRAY_SIZE(ca_vars); i++) {
+		size_t n = strlen(ca_vars[i]);
+		bool set = false;
+
+		for (size_t j = 0; j < out->n && !set; j++)
+			set = strncmp(out->v[j], ca_vars[i], n) == 0 && out->v[j][n] == '=';
+		if (!set)
 			env_put(out, ca_vars[i], SANDBOX_CA_BUNDLE);
+	}
 	/* Placeholders last: nothing set before may carry a credential's variable. */
 	for (size_t i = 0; cs && i < credstore_count(cs); i++)
 		if (credstore_env_name(cs, i))

@@ -374,6 +374,7 @@ parse_target(struct parse *ps, struct http_request *req)
 {
 	const char *t = req->target, *why;
 	size_t n = req->target_len, k, a, ae;
+	bool tls;
 
 	if (ps->connect) {
 		req->form = HTTP_FORM_AUTHORITY;
@@ -405,17 +406,20 @@ parse_target(struct parse *ps, struct http_request *req)
 	if (k == 0 || n - k < 3 || memcmp(t + k, "://", 3) != 0)
 		return fail(ps, 400, "request target must be an absolute http:// URI "
 		    "(host:port is only valid with CONNECT)");
-	if (ci_eq(t, k, "https"))
-		return fail(ps, 400, "https:// URIs are not forwarded: use CONNECT host:443 "
-		    "and speak TLS through the tunnel");
-	if (!ci_eq(t, k, "http"))
+	/*
+	 * https:// is parsed (a request inside an inspected TLS connection may
+	 * use it); the forward proxy refuses to forward it.
+	 */
+	tls = ci_eq(t, k, "https");
+	if (!tls && !ci_eq(t, k, "http"))
 		return fail(ps, 400, "only http:// URIs can be forwarded");
 	a = k + 3;
 	for (ae = a; ae < n && t[ae] != '/' && t[ae] != '?'; ae++)
 		;
-	if ((why = http_parse_authority(t + a, ae - a, req->host, &req->port, 80)) != NULL)
+	if ((why = http_parse_authority(t + a, ae - a, req->host, &req->port,
+	    tls ? 443 : 80)) != NULL)
 		return fail(ps, 400, why);
-	memcpy(req->scheme, "http", 5);
+	memcpy(req->scheme, tls ? "https" : "http", tls ? 6 : 5);
 	req->form = HTTP_FORM_ABSOLUTE;
 	if (ae == n) {
 		req->path = slash;

@@ -619,6 +619,12 @@ on_http_head(struct conn *c)
 		decide(c);
 		return;
 	}
+	if (req.form == HTTP_FORM_ABSOLUTE && strcmp(req.scheme, "https") == 0) {
+		px_http_error(c, 400, "Bad Request", "bad_request",
+		    "https:// URIs are not forwarded: use CONNECT host:443 and speak TLS "
+		    "through the tunnel");
+		return;
+	}
 	if (req.form != HTTP_FORM_ABSOLUTE) {
 		px_http_error(c, 400, "Bad Request", "bad_request",
 		    "this is a forward proxy: send absolute-form requests "
