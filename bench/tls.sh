@@ -412,7 +412,9 @@ keepalive_sandboxed() {
 # one per line, shortened: for the notes when an inspected row fails.
 audit_failures() {
     [[ -s "$1" ]] || return 0
-    grep -E '"decision":"(deny|error)"' "$1" | tail -n 3 | cut -c1-400 || true
+    { grep -E '"decision":"(deny|error)"' "$1" || true; } | sed -n \
+        's/.*"event":"\([^"]*\)".*"decision":"\([^"]*\)".*"reason":"\(\([^"\\]\|\\.\)*\)".*/\1 \2: \3;/p' |
+        sort -u | head -n 3
 }
 
 # The http.request records in a trail (0 when there is none).
@@ -462,7 +464,10 @@ $(show_cmd "${q[@]}")"
     # Requests the client sent (warm-up included): what the trail should hold.
     SENT[$row]=$(( ${SENT[$row]:-0} + nk + WARMUP + 2 * (nc + CONN_WARMUP) ))
     if (( rc != 0 )) || [[ ! -s "$ka" || ! -s "$conn" || ! -s "$connqa" ]]; then
-        NOTE[$row]="round $r failed (exit $rc): $(one_line <"$err")"
+        local cl wl
+        cl="$( { grep '^tlsload:' "$err" || true; } | head -n 3 | one_line)"
+        wl="$( { grep -v '^tlsload:' "$err" || true; } | head -n 3 | one_line)"
+        NOTE[$row]="round $r failed (exit $rc). Client: ${cl:-nothing}. Other stderr (warden, shell): ${wl:-nothing}"
         if [[ "$row" != direct ]]; then
             local a
             a="$( { audit_failures "$audit"; audit_failures "$auditc"; } | one_line)"
@@ -726,7 +731,7 @@ notes() {
     for row in "${ROWS[@]}"; do
         [[ -n "${NOTE[$row]:-}" ]] || continue
         (( first )) && { printf '\n**Failures:**\n\n'; first=0; }
-        printf -- '- %s: %s\n' "${LABEL[$row]}" "${NOTE[$row]}"
+        printf -- '- %s: %s\n' "${LABEL[$row]}" "${NOTE[$row]//"$SCRATCH"/<tmp>}"
     done
 }
 
