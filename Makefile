@@ -45,6 +45,7 @@ bench:
 	bash scripts/bench-deps.sh
 	bash bench/startup.sh
 	bash bench/proxy.sh
+	bash bench/tls.sh
 	bash bench/audit.sh
 
 $(FUZZBUILD)/build.ninja:
