@@ -98,7 +98,7 @@ _warden()
 		--workdir) _warden_dirs "$cur"; return ;;
 		--env) _warden_env_names "$cur"; return ;;
 		--name | --add-host) return ;;
-		--audit-log) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+		--audit-log | --upstream-ca) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
 		esac
 		# Options stop at `--` or at the first non-option word (the command).
 		for ((i = cmd_i + 1; i < COMP_CWORD; i++)); do
@@ -108,7 +108,7 @@ _warden()
 				_warden_command_at $((i + 1))
 				return
 				;;
-			-p | --policy | -n | --name | -w | --workdir | -e | --env | --add-host | --audit-log)
+			-p | --policy | -n | --name | -w | --workdir | -e | --env | --add-host | --audit-log | --upstream-ca)
 				# The value, or "=" "value" for --opt=value.
 				if [[ ${COMP_WORDS[i+1]} == = ]]; then
 					((i += 2))
@@ -133,12 +133,12 @@ _warden()
 		-w | --workdir) _warden_dirs "$cur"; return ;;
 		-e | --env) _warden_env_names "$cur"; return ;;
 		-n | --name | --add-host) return ;;
-		--audit-log) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+		--audit-log | --upstream-ca) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			compopt +o nospace 2>/dev/null
 			COMPREPLY=($(compgen -W '-p --policy -n --name -w --workdir -e --env --add-host --audit-log
-			    -t --tty -T --no-tty -v --verbose -h --help --' -- "$cur"))
+			    --upstream-ca -t --tty -T --no-tty -v --verbose -h --help --' -- "$cur"))
 		else
 			COMPREPLY=($(compgen -c -- "$cur"))
 		fi
