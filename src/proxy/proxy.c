@@ -165,14 +165,30 @@ px_reply_and_close(struct conn *c, const void *data, size_t n)
 }
 
 void
+px_format_answer(struct sbuf *b, int status, const char *text, const char *json)
+{
+	sbuf_addf(b, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n%s",
+	    status, text, strlen(json), json);
+}
+
+void
+px_format_error(struct sbuf *j, const char *error, const char *reason)
+{
+	sbuf_adds(j, "{\"error\":");
+	sbuf_add_json(j, error);
+	sbuf_adds(j, ",\"reason\":");
+	sbuf_add_json(j, reason);
+	sbuf_adds(j, "}\n");
+}
+
+void
 px_http_reply(struct conn *c, int status, const char *text, const char *json)
 {
 	struct sbuf b;
 
 	sbuf_init(&b, 8192);
-	sbuf_addf(&b, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n%s",
-	    status, text, strlen(json), json);
+	px_format_answer(&b, status, text, json);
 	px_reply_and_close(c, b.p, b.len);
 	sbuf_free(&b);
 }
@@ -184,11 +200,7 @@ px_http_error(struct conn *c, int status, const char *text, const char *error,
 	struct sbuf j;
 
 	sbuf_init(&j, 4096);
-	sbuf_adds(&j, "{\"error\":");
-	sbuf_add_json(&j, error);
-	sbuf_adds(&j, ",\"reason\":");
-	sbuf_add_json(&j, reason);
-	sbuf_adds(&j, "}\n");
+	px_format_error(&j, error, reason);
 	px_http_reply(c, status, text, j.p);
 	sbuf_free(&j);
 }

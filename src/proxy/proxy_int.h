@@ -124,6 +124,9 @@ bool px_pending_empty(const struct pending *p);
 int px_pending_flush(struct pending *p, int fd);
 int px_emit(struct conn *c, const char *type, const char *decision, const char *reason);
 void px_reply_and_close(struct conn *c, const void *data, size_t n);
+/* A final JSON answer (Connection: close), and the {"error","reason"} body most answers carry. */
+void px_format_answer(struct sbuf *b, int status, const char *text, const char *json);
+void px_format_error(struct sbuf *j, const char *error, const char *reason);
 void px_http_reply(struct conn *c, int status, const char *text, const char *json);
 void px_http_error(struct conn *c, int status, const char *text, const char *error,
     const char *reason);

@@ -305,13 +305,12 @@ static void
 answer(struct conn *c, int status, const char *text, const char *json)
 {
 	struct l7 *x = c->l7;
-	char head[256];
-	int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
-	    status, text, strlen(json));
+	struct sbuf b;
 
-	out_add(&x->c, head, (size_t)n);
-	out_add(&x->c, json, strlen(json));
+	sbuf_init(&b, 16384);
+	px_format_answer(&b, status, text, json);
+	out_add(&x->c, b.p, b.len);
+	sbuf_free(&b);
 	closing(x);
 }
 
@@ -321,11 +320,7 @@ answer_error(struct conn *c, int status, const char *text, const char *error, co
 	struct sbuf j;
 
 	sbuf_init(&j, 4096);
-	sbuf_adds(&j, "{\"error\":");
-	sbuf_add_json(&j, error);
-	sbuf_adds(&j, ",\"reason\":");
-	sbuf_add_json(&j, reason);
-	sbuf_adds(&j, "}\n");
+	px_format_error(&j, error, reason);
 	answer(c, status, text, j.p);
 	sbuf_free(&j);
 }
