@@ -1103,6 +1103,14 @@ accept_on(struct proxy *px, int lfd, enum ckind kind)
 			close(fd);
 			continue;
 		}
+		/*
+		 * Small writes (a reply, a response after TLS session tickets)
+		 * must not wait for the client's delayed ACK: ~40 ms otherwise.
+		 */
+		{
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
 		c = xcalloc(1, sizeof(*c));
 		c->px = px;
 		c->cfd = fd;
