@@ -2,8 +2,10 @@
 #   make            build build/warden (release)
 #   make test       install test deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, run a governed agent on the default policy
-#   make bench      start-up (vs bwrap, srt) and egress-proxy (vs tinyproxy) benchmarks -> docs/benchmarks.md
-#   make fuzz       build the libFuzzer targets with clang and run each for FUZZ_SECONDS
+#   make bench      start-up (vs bwrap, srt), egress proxy (vs tinyproxy), audit and L7
+#                   inspection (TLS termination) benchmarks -> docs/benchmarks.md
+#   make fuzz       build the libFuzzer targets with clang and run each (policy, http,
+#                   socks5, http_l7, audit) for FUZZ_SECONDS
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -58,6 +60,12 @@ fuzz:
 	mkdir -p $(FUZZBUILD)/corpus-policy
 	$(FUZZBUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(FUZZBUILD)/corpus-policy fuzz/corpus/policy tests/policies
+	@# Every other parser of untrusted input, each with its seed corpus.
+	for f in http socks5 http_l7 audit; do \
+		mkdir -p $(FUZZBUILD)/corpus-$$f && \
+		$(FUZZBUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+			$(FUZZBUILD)/corpus-$$f fuzz/corpus/$$f || exit 1; \
+	done
 
 install: build
 	meson configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null

@@ -11,7 +11,7 @@ case "$profile" in
 build) pkgs="$build" ;;
 demo)  pkgs="$build python3 curl" ;;
 test)       pkgs="$build python3 iproute2 passwd util-linux procps openssl curl git nodejs ca-certificates" ;;
-bench)      pkgs="$build bubblewrap hyperfine time socat ripgrep nodejs npm tinyproxy-bin" ;;
+bench)      pkgs="$build bubblewrap hyperfine time socat ripgrep nodejs npm tinyproxy-bin openssl" ;;
 fuzz)       pkgs="$build clang libclang-rt-14-dev" ;;
 *) echo "usage: $0 build|test|demo|bench|fuzz" >&2; exit 2 ;;
 esac
