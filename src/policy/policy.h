@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../lib/tier.h"
 #include "../lib/util.h"
 
 #define POLICY_MAX_BYTES (4u << 20)	/* as OpenShell: 4 MiB */
@@ -84,6 +85,62 @@ struct credential {
 	struct strv network_policies;	/* sorted */
 };
 
+/*
+ * The privacy router (warden extension, dynamic): which model providers
+ * exist, how sensitive a request each may receive, and which of them serve
+ * which models, in order of preference.
+ */
+enum infer_format { INFER_ANTHROPIC, INFER_OPENAI };
+enum infer_on_none { INFER_ON_NONE_DENY, INFER_ON_NONE_REDACT };
+
+struct infer_provider {
+	char *name;		/* map key */
+	enum infer_format format;
+	char *base_url;		/* as written, normalised: no trailing slash */
+	bool tls;		/* https */
+	char *host;		/* lower-case host or IP literal (no brackets) */
+	uint16_t port;		/* explicit or 443/80 */
+	char *base_path;	/* "" or "/prefix" without trailing slash */
+	enum tier max_tier;
+	char *credential;	/* name of a credentials entry, or NULL */
+	char *model;		/* rewrite every request's model to this, or NULL */
+};
+
+struct infer_route {
+	struct strv models;	/* globs, as written (order kept) */
+	struct strv providers;	/* provider names, in order of preference */
+};
+
+/* A custom detection rule: literal terms (case-insensitive) or one regex. */
+struct infer_custom {
+	char *name;
+	struct strv terms;	/* literal terms, or empty */
+	char *pattern;		/* a PCRE-subset regex (Vectorscan syntax), or NULL */
+	enum tier tier;
+};
+
+struct inference {
+	bool present;			/* the section was written */
+	struct infer_provider *providers;	/* sorted by name */
+	size_t nproviders;
+	struct infer_route *routes;	/* in order: the first route whose model glob matches */
+	size_t nroutes;
+	enum infer_on_none on_no_provider;
+	uint64_t max_body;		/* bytes; default 8 MiB */
+	unsigned timeout_ms;		/* classifier deadline per request; default 2000 */
+	enum tier base64_min_tier;	/* tier of an opaque base64 blob; default internal */
+	struct infer_custom *custom;	/* sorted by name */
+	size_t ncustom;
+};
+
+/* An external classifier (warden extension, static): chained after the built-in one. */
+struct classifier {
+	char *name;
+	struct strv command;	/* argv; command[0] absolute */
+	struct strv read_only;	/* paths it may read besides system directories */
+	unsigned timeout_ms;	/* 0 = inference.timeout_ms */
+};
+
 struct limits {
 	uint64_t memory;	/* bytes, 0 = unlimited */
 	uint64_t pids;		/* 0 = unlimited */
@@ -110,6 +167,11 @@ struct policy {
 	/* credentials (warden), sorted by name */
 	struct credential *creds;
 	size_t ncreds;
+	/* inference (warden, dynamic) */
+	struct inference inference;
+	/* classifiers (warden, static), in the order written */
+	struct classifier *classifiers;
+	size_t nclassifiers;
 	/* audit (warden) */
 	char *audit_path;		/* NULL = the default location */
 	enum audit_sync audit_fsync;
@@ -157,6 +219,7 @@ int policy_parse_size(const char *s, uint64_t *out);
 int policy_parse_cpu(const char *s, uint64_t *millis);
 
 const char *net_access_name(enum net_access a);
+const char *infer_format_name(enum infer_format f);
 const char *net_protocol_name(enum net_protocol p);
 
 #endif
