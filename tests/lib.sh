@@ -536,3 +536,29 @@ def hdr(r, name):
 v = eval(sys.argv[2])
 print(v if not isinstance(v, (list, dict)) else json.dumps(v))' "$1" "$2" 2>&1
 }
+
+# ---- mock model providers for the privacy router tests ---------------------------------------
+
+# start_mockllm NAME LOGFILE [CERT_DIR] [ARG...]: a mock model provider
+# (tests/upstream/mockllm.py) on the host's loopback answering as NAME --
+# Anthropic Messages, OpenAI Chat Completions and Responses, streaming or
+# not, echoing the last user message -- over TLS with CERT_DIR/cert.pem and
+# CERT_DIR/key.pem (see make_cert) when CERT_DIR is given and not "".  Every
+# request is one JSON line in LOGFILE (provider, method, path, headers with
+# lower-case names, body, status).  Further ARGs go to mockllm.py (e.g.
+# --event-delay-ms 5).  Sets MOCK_PORT.
+start_mockllm() {
+	local name=$1 log=$2 certs=${3:-} dir
+	shift 2
+	[[ $# -gt 0 ]] && shift
+	dir=$(mktmp mock)
+	: >"$log"
+	local tls=()
+	[[ -n $certs ]] && tls=(--tls "$certs/cert.pem" "$certs/key.pem")
+	"$PYTHON" "$T_ROOT/tests/upstream/mockllm.py" --port 0 --port-file "$dir/port" \
+		--name "$name" --log "$log" "${tls[@]}" "$@" >"$dir/out" 2>&1 &
+	track_pid $!
+	_t_wait_file "$dir/port" || return 1
+	# shellcheck disable=SC2034 # for the .t files
+	MOCK_PORT=$(cat "$dir/port")
+}
