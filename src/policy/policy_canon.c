@@ -215,7 +215,88 @@ credentials_text(struct sbuf *b, const struct policy *p)
 			sbuf_adds(b, "\n");
 			free(h);
 		}
-		strlist(b, "    ", "network_policies", &cr->network_policies);
+		/* Empty only for a credential an inference provider uses: leave it out. */
+		if (cr->network_policies.n)
+			strlist(b, "    ", "network_policies", &cr->network_policies);
+	}
+}
+
+static void
+key_str(struct sbuf *b, const char *indent, const char *key, const char *value)
+{
+	sbuf_addf(b, "%s%s: ", indent, key);
+	q(b, value);
+	sbuf_adds(b, "\n");
+}
+
+/*
+ * The privacy router's section, written only when the policy has one (so
+ * that other policies keep their hashes).  Providers by name, routes and
+ * their lists in the order written (it is the order of preference),
+ * custom rules by name with their terms sorted, every default explicit.
+ */
+static void
+inference_text(struct sbuf *b, const struct inference *inf)
+{
+	if (!inf->present)
+		return;
+	sbuf_adds(b, "inference:\n  providers:\n");
+	for (size_t i = 0; i < inf->nproviders; i++) {
+		const struct infer_provider *pv = &inf->providers[i];
+
+		sbuf_adds(b, "    ");
+		q(b, pv->name);
+		sbuf_addf(b, ":\n      format: %s\n", infer_format_name(pv->format));
+		key_str(b, "      ", "base_url", pv->base_url);
+		sbuf_addf(b, "      max_tier: %s\n", tier_name(pv->max_tier));
+		if (pv->credential)
+			key_str(b, "      ", "credential", pv->credential);
+		if (pv->model)
+			key_str(b, "      ", "model", pv->model);
+	}
+	sbuf_adds(b, "  routes:\n");
+	for (size_t i = 0; i < inf->nroutes; i++) {
+		strlist(b, "    - ", "models", &inf->routes[i].models);
+		strlist(b, "      ", "providers", &inf->routes[i].providers);
+	}
+	sbuf_addf(b, "  on_no_provider: %s\n",
+	    inf->on_no_provider == INFER_ON_NONE_REDACT ? "redact" : "deny");
+	sbuf_addf(b, "  max_body: %llu\n", (unsigned long long)inf->max_body);
+	sbuf_addf(b, "  timeout_ms: %u\n", inf->timeout_ms);
+	sbuf_addf(b, "  base64_min_tier: %s\n", tier_name(inf->base64_min_tier));
+	sbuf_addf(b, "  custom:%s\n", inf->ncustom ? "" : " []");
+	for (size_t i = 0; i < inf->ncustom; i++) {
+		const struct infer_custom *cu = &inf->custom[i];
+
+		key_str(b, "    - ", "name", cu->name);
+		if (cu->pattern)
+			key_str(b, "      ", "pattern", cu->pattern);
+		else
+			strlist(b, "      ", "terms", &cu->terms);
+		sbuf_addf(b, "      tier: %s\n", tier_name(cu->tier));
+	}
+}
+
+/*
+ * External classifiers, in the order written (the order they are asked).
+ * An unset timeout_ms is left out rather than filled in from
+ * inference.timeout_ms: this section is fixed at start while inference
+ * can be reloaded, so its text must not depend on inference.
+ */
+static void
+classifiers_text(struct sbuf *b, const struct policy *p)
+{
+	if (p->nclassifiers == 0)
+		return;
+	sbuf_adds(b, "classifiers:\n");
+	for (size_t i = 0; i < p->nclassifiers; i++) {
+		const struct classifier *cl = &p->classifiers[i];
+
+		key_str(b, "  - ", "name", cl->name);
+		strlist(b, "    ", "command", &cl->command);
+		strlist(b, "    ", "read_only", &cl->read_only);
+		if (cl->timeout_ms)
+			sbuf_addf(b, "    timeout_ms: %u\n", cl->timeout_ms);
 	}
 }
 
@@ -334,6 +415,8 @@ policy_canonical(const struct policy *p)
 		strv_free(&bins);
 	}
 	credentials_text(&b, p);
+	inference_text(&b, &p->inference);
+	classifiers_text(&b, p);
 	return b.p;
 }
 

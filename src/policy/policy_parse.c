@@ -13,33 +13,20 @@
 #include <string.h>
 
 #include "policy_check.h"
+#include "policy_walk.h"
 #include "ynode.h"
 
 #define MAX_DIAGS 100
 
-struct pctx {
-	struct policy_diags *d;
-	struct policy *p;
-	bool fs_seen;
-	const struct ynode *cur_key;	/* key whose value is being walked */
-	struct cred_at *cred_at;	/* per credential, while the YAML tree is alive */
-};
-
-struct key_spec {
-	const char *key;
-	void (*fn)(struct pctx *c, struct ynode *v, void *obj);
-};
-
 static void ep_unsupported(struct pctx *c, struct ynode *v, void *o);
 static void top_middlewares(struct pctx *c, struct ynode *v, void *o);
 
-static void __attribute__((format(printf, 5, 6)))
-diag(struct pctx *c, const struct ynode *at, const char *expected,
-    const char *example, const char *fmt, ...)
+static void __attribute__((format(printf, 5, 0)))
+vdiag(struct pctx *c, const struct ynode *at, const char *expected,
+    const char *example, const char *fmt, va_list ap)
 {
 	struct policy_diags *d = c->d;
 	struct policy_diag *g;
-	va_list ap;
 
 	if (d->n >= MAX_DIAGS)
 		return;
@@ -48,12 +35,32 @@ diag(struct pctx *c, const struct ynode *at, const char *expected,
 	memset(g, 0, sizeof(*g));
 	g->line = at ? at->line : 1;
 	g->col = at ? at->col : 1;
-	va_start(ap, fmt);
 	if (vasprintf(&g->msg, fmt, ap) < 0)
 		abort();
-	va_end(ap);
 	g->expected = expected ? xstrdup(expected) : NULL;
 	g->example = example ? xstrdup(example) : NULL;
+}
+
+static void __attribute__((format(printf, 5, 6)))
+diag(struct pctx *c, const struct ynode *at, const char *expected,
+    const char *example, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(c, at, expected, example, fmt, ap);
+	va_end(ap);
+}
+
+void
+pl_diag(struct pctx *c, const struct ynode *at, const char *expected,
+    const char *example, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(c, at, expected, example, fmt, ap);
+	va_end(ap);
 }
 
 /* Examples shown under errors: each a complete, valid fragment. */
@@ -223,6 +230,33 @@ walk_map(struct pctx *c, struct ynode *m, const char *what, const struct key_spe
 		s->fn(c, v, obj);
 	}
 	free(earlier);
+}
+
+/* The same helpers for the other section parsers (policy_walk.h). */
+
+const char *
+pl_scalar(struct pctx *c, struct ynode *v, const char *what, const char *example)
+{
+	return scalar(c, v, what, example);
+}
+
+bool
+pl_is_null(const struct ynode *v)
+{
+	return is_null(v);
+}
+
+void
+pl_walk_map(struct pctx *c, struct ynode *m, const char *what, const struct key_spec *spec,
+    const char *example, void *obj)
+{
+	walk_map(c, m, what, spec, example, obj);
+}
+
+const struct ynode **
+pl_earlier_keys(const struct ynode *m)
+{
+	return earlier_keys(m);
 }
 
 static void
@@ -1231,7 +1265,7 @@ static const char *const cred_managed_headers[] = {
 /* Where each credential's fields were written, for the checks made once the whole file is read. */
 struct cred_at {
 	const struct ynode *key, *from_env, *sandbox_env, *header, *nps;
-	bool has_env, has_file, has_sandbox_env, has_header;
+	bool is_map, has_env, has_file, has_sandbox_env, has_header;
 };
 
 struct cred_state {
@@ -1403,20 +1437,14 @@ credential(struct pctx *c, const struct ynode *k, struct ynode *v, struct creden
 	walk_map(c, v, "credential", cred_keys, EX_CRED, &st);
 	if (v->kind != YN_MAP)
 		return;
+	at->is_map = true;
 	if (at->has_env && at->has_file)
 		diag(c, k, "either from_env: or from_file:, not both", EX_CRED,
 		    "credential '%s' sets both from_env and from_file", cr->name);
 	else if (!at->has_env && !at->has_file)
 		diag(c, k, "from_env: VARIABLE or from_file: /path", EX_CRED,
 		    "credential '%s' needs a source: from_env or from_file", cr->name);
-	if (!at->has_sandbox_env && !at->has_header)
-		diag(c, k, "sandbox_env:, header:, or both", EX_CRED,
-		    "credential '%s' needs sandbox_env or header: without either the secret can "
-		    "never be used", cr->name);
-	if (!at->nps)
-		diag(c, k, "network_policies: [names]", EX_CRED,
-		    "credential '%s' needs network_policies: the entries whose endpoints may "
-		    "receive the secret", cr->name);
+	/* How it is used is checked in check_credentials(): inference may come later. */
 }
 
 static void
@@ -1512,8 +1540,33 @@ check_cred_bindings(struct pctx *c, const struct credential *cr, const struct cr
 }
 
 /*
+ * A credential must be usable.  The proxy uses it for the network_policies
+ * entries it is bound to, through sandbox_env or header; the privacy
+ * router uses it for the inference providers that name it, and needs
+ * neither (it writes the provider's own auth header).  So only a credential
+ * no provider names must have both a binding and a way in.
+ */
+static void
+check_cred_use(struct pctx *c, const struct credential *cr, const struct cred_at *at)
+{
+	if (!at->is_map || pl_infer_uses_credential(c, cr->name))
+		return;
+	if (!at->has_sandbox_env && !at->has_header)
+		diag(c, at->key, "sandbox_env:, header:, or both (or an inference provider with "
+		    "credential: NAME)", EX_CRED,
+		    "credential '%s' needs sandbox_env or header: without either the secret can "
+		    "never be used", cr->name);
+	if (!at->nps)
+		diag(c, at->key, "network_policies: [names], or an inference provider with "
+		    "credential: NAME", EX_CRED,
+		    "credential '%s' needs network_policies: the entries whose endpoints may "
+		    "receive the secret (or an inference provider that uses it)", cr->name);
+}
+
+/*
  * Checks across sections and across credentials, made once the whole file
- * has been read (network_policies and process may come after credentials).
+ * has been read (network_policies, process and inference may come after
+ * credentials).
  */
 static void
 check_credentials(struct pctx *c)
@@ -1524,6 +1577,7 @@ check_credentials(struct pctx *c)
 		const struct credential *cr = &p->creds[i];
 		const struct cred_at *at = &c->cred_at[i];
 
+		check_cred_use(c, cr, at);
 		check_cred_bindings(c, cr, at);
 		if (cr->from_env && strv_contains(&p->env_pass, cr->from_env))
 			diag(c, at->from_env, "a variable that process.env.pass does not pass", EX_CRED,
@@ -1610,6 +1664,8 @@ static const struct key_spec top_keys[] = {
 	{ "network_policies", top_network },
 	{ "network_middlewares", top_middlewares },
 	{ "credentials", top_credentials },
+	{ "inference", pl_top_inference },
+	{ "classifiers", pl_top_classifiers },
 	{ "audit", top_audit },
 	{ NULL, NULL },
 };
@@ -1680,7 +1736,9 @@ policy_load_buffer(const char *name, const char *data, size_t len, struct policy
 			diag(&c, root, "version: 1 at the top", EX_TOP, "policy has no 'version' key");
 	}
 	check_credentials(&c);
+	pl_infer_check(&c);
 	free(c.cred_at);
+	pl_infer_done(&c);
 	ynode_free(root);
 	if (d->n > 0) {
 		policy_free(p);
@@ -1696,6 +1754,7 @@ policy_load_buffer(const char *name, const char *data, size_t len, struct policy
 		strv_sort_uniq(&p->creds[i].network_policies);
 	if (p->ncreds > 1)
 		qsort(p->creds, p->ncreds, sizeof(*p->creds), cmp_cred);
+	pl_infer_sort(p);
 	if (p->read_only.n + p->read_write.n + p->deny.n > POLICY_MAX_PATHS) {
 		diag(&c, NULL, "at most 256 paths in read_only, read_write and deny together", EX_FS,
 		    "policy lists too many paths");
@@ -1819,6 +1878,7 @@ policy_free(struct policy *p)
 		strv_free(&cr->network_policies);
 	}
 	free(p->creds);
+	pl_infer_free(p);
 	memset(p, 0, sizeof(*p));
 }
 
