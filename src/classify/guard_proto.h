@@ -37,6 +37,11 @@
 #define GUARD_MAX_FINDINGS 4096
 #define GUARD_MAX_REDACTIONS 4096
 #define GUARD_PLACEHOLDER_MAX 64
+/* Every integer in a header stays exact in an IEEE double (any JSON library reads it). */
+#define GUARD_MAX_ID ((1ull << 53) - 1)
+/* The proxy cuts destination.path to this many bytes and every other string to 1024. */
+#define GUARD_MAX_PATH 8192
+#define GUARD_MAX_STRING 1024
 
 /* A frame seen in a buffer: both pointers borrow from it. */
 struct guard_frame {
@@ -92,8 +97,9 @@ struct guard_request {
 	const char *sandbox;
 	const char *binary;		/* the requesting executable, or "" */
 	pid_t pid;
-	const void *body;		/* the HTTP request body */
+	const void *body;		/* the HTTP request body; decoded: borrows from the frame */
 	size_t body_len;
+	void *storage;			/* decoded: what the strings borrow from; NULL when encoding */
 };
 void guard_request_encode(const struct guard_request *r, struct sbuf *out);
 /* Classifier side.  String fields borrow from storage owned by *r; free with guard_request_free. */
@@ -138,7 +144,10 @@ void guard_reply_encode(const struct guard_reply *r, struct sbuf *out);
  */
 int guard_reply_decode(const struct guard_frame *f, size_t body_len, struct guard_reply *r,
     char *why, size_t whylen);
-/* Just the id of a reply frame, so a malformed reply can still fail the right request. */
+/*
+ * Just the id of a frame's header, so a malformed reply can still fail the
+ * right request (and a classifier can answer a request it cannot decode).
+ */
 int guard_reply_peek_id(const struct guard_frame *f, uint64_t *id);
 void guard_reply_free(struct guard_reply *r);
 
