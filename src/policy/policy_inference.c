@@ -192,10 +192,10 @@ parse_base_url(const char *s, struct infer_provider *pv)
 	size_t n = strlen(s);
 
 	if (n > MAX_URL)
-		return "base_url is longer than 2048 characters";
+		return "it is longer than 2048 characters";
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return "base_url must be printable ASCII without spaces";
+			return "it must be printable ASCII without spaces";
 	if (!strncasecmp(s, "https://", 8)) {
 		tls = true;
 		rest = s + 8;
@@ -203,19 +203,19 @@ parse_base_url(const char *s, struct infer_provider *pv)
 		tls = false;
 		rest = s + 7;
 	} else {
-		return "base_url must start with http:// or https://";
+		return "it must start with http:// or https://";
 	}
 	if (strchr(rest, '%'))
-		return "base_url must not contain '%' (percent-encoding)";
+		return "it must not contain '%' (percent-encoding)";
 	if (strchr(rest, '?') || strchr(rest, '#'))
-		return "base_url must not contain a query ('?') or a fragment ('#')";
+		return "it must not contain a query ('?') or a fragment ('#')";
 	auth_end = rest + strcspn(rest, "/");
 	if (memchr(rest, '@', (size_t)(auth_end - rest)))
-		return "base_url must not contain user information ('user@'): put secrets in credentials";
+		return "it must not contain user information ('user@'): put secrets in credentials";
 	if (*rest == '[') {
 		host_end = memchr(rest, ']', (size_t)(auth_end - rest));
 		if (!host_end)
-			return "base_url has a '[' without its ']'";
+			return "it has a '[' without its ']'";
 		host_end++;
 		v6 = true;
 	} else {
@@ -224,14 +224,14 @@ parse_base_url(const char *s, struct infer_provider *pv)
 			host_end = auth_end;
 	}
 	if (host_end == rest)
-		return "base_url has no host (write IPv6 addresses in brackets: http://[::1]:8080)";
+		return "it has no host (write IPv6 addresses in brackets: http://[::1]:8080)";
 	host = xstrndup(rest, (size_t)(host_end - rest));
 	if (strchr(host, '*'))
-		return "base_url host must not be a wildcard";
+		return "its host must not be a wildcard";
 	if ((prob = check_host(host, &is_ip, &wildcard)))
 		return prob;
 	if (v6 && !strchr(host, ':'))
-		return "base_url has a host in brackets that is not an IPv6 address";
+		return "it has a host in brackets that is not an IPv6 address";
 	port = tls ? 443 : 80;
 	after = host_end;
 	if (after < auth_end) {
@@ -239,11 +239,11 @@ parse_base_url(const char *s, struct infer_provider *pv)
 		size_t nl = (size_t)(auth_end - after - 1);
 
 		if (*after != ':' || nl == 0 || nl >= sizeof(num))
-			return "base_url port must be ':' and a number from 1 to 65535";
+			return "its port must be ':' and a number from 1 to 65535";
 		memcpy(num, after + 1, nl);
 		num[nl] = '\0';
 		if (parse_u64(num, &port) < 0 || port == 0 || port > 65535)
-			return "base_url port must be ':' and a number from 1 to 65535";
+			return "its port must be ':' and a number from 1 to 65535";
 	}
 	/* The path prefix: canonical, one trailing slash allowed and removed. */
 	path = xstrdup(auth_end);
@@ -253,9 +253,9 @@ parse_base_url(const char *s, struct infer_provider *pv)
 	if (strcmp(path, "/") == 0)
 		path[0] = '\0';
 	if (*path && (prob = path_problem(path)))
-		return strstr(prob, "'..'") ? "base_url path must not contain '..'" :
-		    strstr(prob, "'.'") ? "base_url path must not contain '.' components" :
-		    "base_url path has an empty component ('//')";
+		return strstr(prob, "'..'") ? "its path must not contain '..'" :
+		    strstr(prob, "'.'") ? "its path must not contain '.' components" :
+		    "its path has an empty component ('//')";
 	pv->tls = tls;
 	pv->port = (uint16_t)port;
 	pv->base_path = steal_pointer(&path);

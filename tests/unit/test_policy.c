@@ -1100,6 +1100,16 @@ test_error_files(void)
 		{ "invalid-binaries.yaml", 4, {
 			{ 6, 15, "must be absolute" }, { 7, 15, "'..'" }, { 8, 9, "needs a path" },
 			{ 9, 9, "must be a mapping" } } },
+		{ "invalid-inference.yaml", 11, {
+			{ 3, 3, "credential 'spare' needs sandbox_env or header" },
+			{ 3, 3, "credential 'spare' needs network_policies" },
+			{ 6, 21, "unknown format 'gemini'" }, { 7, 40, "user information" },
+			{ 7, 82, "unknown max_tier 'secret'" },
+			{ 8, 101, "credential 'anthropic' is not defined in credentials" },
+			{ 10, 42, "provider 'ghost' is not defined in inference.providers" },
+			{ 11, 19, "unknown on_no_provider 'allow'" },
+			{ 13, 34, "Missing close parenthesis" },
+			{ 15, 12, "'builtin' is reserved" }, { 15, 31, "command[0] 'python3'" } } },
 	};
 
 	begin("invalid fixture files");
@@ -1473,6 +1483,7 @@ test_round_trips(void)
 	static const char *files[] = {
 		"valid-full.yaml", "valid-full-rewritten.yaml", "valid-default-explicit.yaml",
 		"valid-default-terse.yaml", "valid-minimal.yaml", "valid-openshell-style.yaml",
+		"valid-inference.yaml",
 	};
 
 	begin("canonical round trip");
@@ -1585,6 +1596,8 @@ test_names(void)
 	CHECK_STR(net_protocol_name(PROTO_REST), "rest");
 	CHECK_STR(net_protocol_name(PROTO_TCP), "tcp");
 	CHECK_STR(net_protocol_name(PROTO_NONE), "none");
+	CHECK_STR(infer_format_name(INFER_ANTHROPIC), "anthropic");
+	CHECK_STR(infer_format_name(INFER_OPENAI), "openai");
 }
 
 /* ---- deterministic fuzz ------------------------------------------------- */
@@ -1717,6 +1730,620 @@ test_audit_section(void)
 	EXPECT_ERR("version: 1\naudit: [batch]\n", 2, 8, "audit");
 }
 
+/* ---- inference and classifiers -------------------------------------------- */
+
+/* 1-based column of the first `needle` on 1-based line `line` of yaml, or -1. */
+static int
+col_of(const char *yaml, int line, const char *needle)
+{
+	const char *l = yaml, *e, *m;
+
+	for (int i = 1; i < line && l; i++)
+		l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL;
+	if (!l)
+		return -1;
+	e = strchrnul(l, '\n');
+	m = strstr(l, needle);
+	return m && m < e ? (int)(m - l) + 1 : -1;
+}
+
+/* The one diagnostic is at `line`, at the column where `needle` starts. */
+#define EXPECT_AT(yaml, line, needle, sub) \
+	expect_err_n(yaml, strlen(yaml), line, col_of(yaml, line, needle), sub, 1, __LINE__)
+#define EXPECT_AT_N(yaml, n, line, needle, sub) \
+	expect_err_n(yaml, strlen(yaml), line, col_of(yaml, line, needle), sub, n, __LINE__)
+
+#define INF_TOP "version: 1\ninference:\n  providers:\n"
+#define INF_A "    a: {format: openai, base_url: \"http://127.0.0.1:8080/v1\", max_tier: internal}\n"
+#define INF_ROUTES "  routes:\n    - {models: [\"*\"], providers: [a]}\n"
+/* A valid inference section: provider a on line 4, its route on line 6; more from line 7. */
+#define INF INF_TOP INF_A INF_ROUTES
+/* The same with provider line 4 replaced. */
+#define INF_P(line) INF_TOP line INF_ROUTES
+/* The same with route line 6 replaced. */
+#define INF_R(line) INF_TOP INF_A "  routes:\n" line
+
+static void
+test_inference_valid(void)
+{
+	struct policy p;
+	struct policy_diags d;
+	const struct inference *inf = &p.inference;
+
+	begin("inference: the full example");
+	if (!CHECK(policy_load_file(FIXTURES "valid-inference.yaml", &p, &d) == 0,
+	    "valid-inference.yaml loads")) {
+		dump_diags(&d);
+		policy_diags_free(&d);
+		return;
+	}
+	policy_diags_free(&d);
+	CHECK(inf->present, "inference is present");
+	if (CHECK_INT(inf->nproviders, 3)) {
+		const struct infer_provider *an = &inf->providers[0], *lo = &inf->providers[1],
+		    *oa = &inf->providers[2];
+
+		CHECK_STR(an->name, "anthropic");
+		CHECK_STR(lo->name, "local");
+		CHECK_STR(oa->name, "openai");
+		CHECK_INT(an->format, INFER_ANTHROPIC);
+		CHECK_INT(oa->format, INFER_OPENAI);
+		CHECK_INT(lo->format, INFER_OPENAI);
+		CHECK_STR(an->base_url, "https://api.anthropic.com");
+		CHECK(an->tls, "anthropic: tls");
+		CHECK_STR(an->host, "api.anthropic.com");
+		CHECK_INT(an->port, 443);
+		CHECK_STR(an->base_path, "");
+		CHECK_STR(oa->base_url, "https://api.openai.com/v1");
+		CHECK_STR(oa->base_path, "/v1");
+		CHECK_STR(lo->base_url, "http://127.0.0.1:11434/v1");
+		CHECK(!lo->tls, "local: plain http");
+		CHECK_STR(lo->host, "127.0.0.1");
+		CHECK_INT(lo->port, 11434);
+		CHECK_STR(lo->base_path, "/v1");
+		CHECK_INT(an->max_tier, TIER_CONFIDENTIAL);
+		CHECK_INT(oa->max_tier, TIER_INTERNAL);
+		CHECK_INT(lo->max_tier, TIER_RESTRICTED);
+		CHECK_STR(an->credential, "anthropic");
+		CHECK_STR(oa->credential, "openai");
+		CHECK_NULL(lo->credential);
+		CHECK_STR(lo->model, "llama3.1:8b");
+		CHECK_NULL(an->model);
+	}
+	if (CHECK_INT(inf->nroutes, 2)) {
+		CHECK(strv_is(&inf->routes[0].models, 1, "claude-*"), "route 1 models");
+		CHECK(strv_is(&inf->routes[0].providers, 2, "anthropic", "local"),
+		    "route 1 providers in the order written");
+		CHECK(strv_is(&inf->routes[1].models, 1, "*"), "route 2 models");
+		CHECK(strv_is(&inf->routes[1].providers, 2, "openai", "local"),
+		    "route 2 providers in the order written");
+	}
+	CHECK_INT(inf->on_no_provider, INFER_ON_NONE_REDACT);
+	CHECK_INT(inf->max_body, 16ull << 20);
+	CHECK_INT(inf->timeout_ms, 1500);
+	CHECK_INT(inf->base64_min_tier, TIER_CONFIDENTIAL);
+	if (CHECK_INT(inf->ncustom, 2)) {
+		CHECK_STR(inf->custom[0].name, "codename");
+		CHECK(strv_is(&inf->custom[0].terms, 2, "Blue Heron", "Project Nightingale"),
+		    "terms sorted");
+		CHECK_NULL(inf->custom[0].pattern);
+		CHECK_INT(inf->custom[0].tier, TIER_CONFIDENTIAL);
+		CHECK_STR(inf->custom[1].name, "employee-id");
+		CHECK_STR(inf->custom[1].pattern, "EMP-[0-9]{6}");
+		CHECK_INT(inf->custom[1].terms.n, 0);
+		CHECK_INT(inf->custom[1].tier, TIER_INTERNAL);
+	}
+	if (CHECK_INT(p.nclassifiers, 2)) {
+		CHECK_STR(p.classifiers[0].name, "codenames");
+		CHECK(strv_is(&p.classifiers[0].command, 4, "/usr/bin/python3",
+		    "/opt/guards/classifier.py", "--terms", "/opt/guards/terms.txt"), "command");
+		CHECK(strv_is(&p.classifiers[0].read_only, 1, "/opt/guards"), "read_only");
+		CHECK_INT(p.classifiers[0].timeout_ms, 500);
+		CHECK_STR(p.classifiers[1].name, "second");
+		CHECK_INT(p.classifiers[1].timeout_ms, 0);
+		CHECK_INT(p.classifiers[1].read_only.n, 0);
+	}
+	/* Credentials a provider uses need no binding to network_policies. */
+	if (CHECK_INT(p.ncreds, 2)) {
+		CHECK_INT(p.creds[0].network_policies.n, 0);
+		CHECK_NULL(p.creds[0].sandbox_env);
+		CHECK_NULL(p.creds[0].header_name);
+	}
+	{
+		char *c = policy_canonical(&p);
+		CHECK(strstr(c, "\ninference:\n  providers:\n    \"anthropic\":\n      format: anthropic\n"
+		    "      base_url: \"https://api.anthropic.com\"\n      max_tier: confidential\n"
+		    "      credential: \"anthropic\"\n"), "canonical providers, block style");
+		CHECK(strstr(c, "  routes:\n    - models: [\"claude-*\"]\n      providers: [\"anthropic\", "
+		    "\"local\"]\n"), "canonical routes");
+		CHECK(strstr(c, "  on_no_provider: redact\n  max_body: 16777216\n  timeout_ms: 1500\n"
+		    "  base64_min_tier: confidential\n  custom:\n    - name: \"codename\"\n"),
+		    "canonical settings and custom rules");
+		CHECK(strstr(c, "\nclassifiers:\n  - name: \"codenames\"\n"), "canonical classifiers");
+		CHECK(strstr(c, "  - name: \"second\"\n    command: [\"/opt/guards/second\"]\n"
+		    "    read_only: []\n") != NULL, "an unset classifier timeout is left out");
+		CHECK(!strstr(c, "network_policies: []"),
+		    "no empty network_policies for provider credentials");
+		free(c);
+	}
+	check_round_trip(&p, "valid-inference");
+	policy_free(&p);
+
+	begin("inference: defaults");
+	if (EXPECT_OK(INF, &p)) {
+		char *c = policy_canonical(&p);
+		CHECK_INT(inf->on_no_provider, INFER_ON_NONE_DENY);
+		CHECK_INT(inf->max_body, 8ull << 20);
+		CHECK_INT(inf->timeout_ms, 2000);
+		CHECK_INT(inf->base64_min_tier, TIER_INTERNAL);
+		CHECK_INT(inf->ncustom, 0);
+		CHECK_INT(p.nclassifiers, 0);
+		CHECK(strstr(c, "  on_no_provider: deny\n  max_body: 8388608\n  timeout_ms: 2000\n"
+		    "  base64_min_tier: internal\n  custom: []\n"), "defaults written out");
+		CHECK(!strstr(c, "classifiers:"), "no classifiers section when there are none");
+		check_round_trip(&p, "inference defaults");
+		free(c);
+		policy_free(&p);
+	}
+	if (EXPECT_OK("version: 1\n", &p)) {
+		char *c = policy_canonical(&p);
+		CHECK(!inf->present, "no inference section: not present");
+		CHECK(!strstr(c, "inference") && !strstr(c, "classifiers"),
+		    "a policy without the sections has neither in its canonical form");
+		free(c);
+		policy_free(&p);
+	}
+	/* The extremes of each setting. */
+	if (EXPECT_OK(INF "  max_body: 64M\n  timeout_ms: 60000\n  base64_min_tier: public\n", &p)) {
+		CHECK_INT(inf->max_body, 64ull << 20);
+		CHECK_INT(inf->timeout_ms, 60000);
+		CHECK_INT(inf->base64_min_tier, TIER_PUBLIC);
+		policy_free(&p);
+	}
+	if (EXPECT_OK(INF "  max_body: 1\n  timeout_ms: 1\n  custom: null\nclassifiers: []\n", &p)) {
+		CHECK_INT(inf->max_body, 1);
+		CHECK_INT(inf->timeout_ms, 1);
+		policy_free(&p);
+	}
+	/* A route may come before the providers it names. */
+	if (EXPECT_OK("version: 1\ninference:\n  routes:\n    - {models: [\"*\"], providers: [a]}\n"
+	    "  providers:\n" INF_A, &p))
+		policy_free(&p);
+	/* Seven classifiers are allowed, with inference written after them. */
+	if (EXPECT_OK("version: 1\nclassifiers:\n"
+	    "  - {name: c1, command: [/bin/c]}\n  - {name: c2, command: [/bin/c]}\n"
+	    "  - {name: c3, command: [/bin/c]}\n  - {name: c4, command: [/bin/c]}\n"
+	    "  - {name: c5, command: [/bin/c]}\n  - {name: c6, command: [/bin/c]}\n"
+	    "  - {name: c7, command: [/bin/c], read_only: [/opt/b, /opt/a, /opt/b]}\n"
+	    "inference:\n  providers:\n" INF_A INF_ROUTES, &p)) {
+		CHECK_INT(p.nclassifiers, 7);
+		CHECK_STR(p.classifiers[6].name, "c7");
+		CHECK(strv_is(&p.classifiers[6].read_only, 2, "/opt/a", "/opt/b"),
+		    "read_only sorted and de-duplicated");
+		check_round_trip(&p, "seven classifiers");
+		policy_free(&p);
+	}
+}
+
+static void
+test_inference_base_url(void)
+{
+	static const struct {
+		const char *in, *url, *host, *path;
+		bool tls;
+		unsigned port;
+	} ok[] = {
+		{ "HTTPS://API.Example.COM:443/", "https://api.example.com", "api.example.com", "", true, 443 },
+		{ "https://api.example.com.", "https://api.example.com", "api.example.com", "", true, 443 },
+		{ "http://[::1]:8080/v1/", "http://[::1]:8080/v1", "::1", "/v1", false, 8080 },
+		{ "http://[2001:DB8::1]", "http://[2001:db8::1]", "2001:db8::1", "", false, 80 },
+		{ "http://10.0.0.1", "http://10.0.0.1", "10.0.0.1", "", false, 80 },
+		{ "http://h.example:80/", "http://h.example", "h.example", "", false, 80 },
+		{ "https://h.example:8443/a/b", "https://h.example:8443/a/b", "h.example", "/a/b", true, 8443 },
+		{ "http://localhost:11434", "http://localhost:11434", "localhost", "", false, 11434 },
+		{ "https://h.example/openai/v1/", "https://h.example/openai/v1", "h.example", "/openai/v1", true, 443 },
+	};
+	static const struct {
+		const char *in, *why;
+	} bad[] = {
+		{ "ftp://h.example", "must start with http:// or https://" },
+		{ "h.example", "must start with http:// or https://" },
+		{ "https://user:pw@h.example", "user information" },
+		{ "https://h.example@evil.example", "user information" },
+		{ "https://h.example/a/../b", "must not contain '..'" },
+		{ "https://h.example/a/./b", "'.' components" },
+		{ "https://h.example//v1", "empty component" },
+		{ "https://h.example/v1%2F", "'%'" },
+		{ "https://h.example/v1?x=1", "query" },
+		{ "https://h.example/#top", "fragment" },
+		{ "https://h.example:0", "port" },
+		{ "https://h.example:65536", "port" },
+		{ "https://h.example:", "port" },
+		{ "https://h.example:8x/v1", "port" },
+		{ "https://*.example.com", "wildcard" },
+		{ "https://", "no host" },
+		{ "https:///v1", "no host" },
+		{ "http://::1/v1", "no host" },
+		{ "http://[1.2.3.4]/", "not an IPv6 address" },
+		{ "http://[::1/v1", "without its ']'" },
+		{ "https://h.example/v 1", "printable ASCII without spaces" },
+		{ "https://b\xc3\xbc" "cher.example", "printable ASCII" },
+		{ "https://h!x.example", "invalid label" },
+	};
+
+	begin("inference: base_url");
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		struct policy p;
+		char *y = xasprintf(INF_TOP "    a: {format: openai, base_url: \"%s\", max_tier: internal}\n"
+		    INF_ROUTES, ok[i].in);
+
+		if (EXPECT_OK(y, &p)) {
+			const struct infer_provider *pv = &p.inference.providers[0];
+			CHECK(strcmp(pv->base_url, ok[i].url) == 0 && strcmp(pv->host, ok[i].host) == 0 &&
+			    strcmp(pv->base_path, ok[i].path) == 0 && pv->tls == ok[i].tls &&
+			    pv->port == ok[i].port, "%s -> %s (got %s, host %s, path %s, port %u)",
+			    ok[i].in, ok[i].url, pv->base_url, pv->host, pv->base_path, pv->port);
+			check_round_trip(&p, ok[i].in);
+			policy_free(&p);
+		}
+		free(y);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char *y = xasprintf(INF_TOP "    a: {format: openai, base_url: \"%s\", max_tier: internal}\n"
+		    INF_ROUTES, bad[i].in);
+		EXPECT_AT(y, 4, "\"", bad[i].why);
+		free(y);
+	}
+	{
+		char *long_url = xasprintf("https://h.example/%02050d", 7);
+		char *y = xasprintf(INF_P("    a: {format: openai, base_url: \"%s\", max_tier: internal}\n"),
+		    long_url);
+		EXPECT_AT(y, 4, "\"", "longer than 2048 characters");
+		free(y);
+		free(long_url);
+	}
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: [http://h], max_tier: internal}\n"), 4, "[",
+	    "base_url must be a string");
+}
+
+static void
+test_inference_errors(void)
+{
+	begin("inference: section and providers");
+	EXPECT_AT("version: 1\ninference:\n", 2, "inference", "expected at least one provider");
+	EXPECT_AT("version: 1\ninference:\n  providers: {}\n" INF_ROUTES, 3, "{}",
+	    "expected at least one provider");
+	EXPECT_AT("version: 1\ninference:\n  providers:\n" INF_ROUTES, 3, "providers",
+	    "expected at least one provider");
+	EXPECT_AT("version: 1\ninference:\n" INF_ROUTES, 2, "inference",
+	    "inference has no providers: expected at least one provider");
+	EXPECT_AT_N("version: 1\ninference: {}\n", 2, 2, "inference", "expected at least one provider");
+	EXPECT_AT("version: 1\ninference: [a]\n", 2, "[", "inference must be a mapping");
+	EXPECT_AT("version: 1\ninference:\n  providers: [a]\n" INF_ROUTES, 3, "[",
+	    "inference.providers must be a mapping, not a list");
+	EXPECT_AT(INF "  colour: red\n", 7, "colour", "unknown key 'colour' in inference");
+	EXPECT_AT(INF_TOP INF_A "    Big: {format: openai, base_url: \"http://h\", max_tier: public}\n"
+	    INF_ROUTES, 5, "Big", "provider 'Big': name must start with a lower-case letter or a digit");
+	EXPECT_AT(INF_TOP INF_A "    a.b: {format: openai, base_url: \"http://h\", max_tier: public}\n"
+	    INF_ROUTES, 5, "a.b", "provider 'a.b': name holds only lower-case letters");
+	EXPECT_AT(INF_TOP INF_A "    a234567890123456789012345678901234567890123456789012345678901234: "
+	    "{format: openai, base_url: \"http://h\", max_tier: public}\n" INF_ROUTES, 5, "a2",
+	    "longer than 63 characters");
+	EXPECT_AT(INF_TOP INF_A INF_A INF_ROUTES, 5, "a:", "duplicate provider 'a' (first at line 4)");
+	EXPECT_AT(INF_P("    a: {format: gemini, base_url: \"http://h\", max_tier: internal}\n"), 4,
+	    "gemini", "unknown format 'gemini'");
+	EXPECT_AT(INF_P("    a: {format: OpenAI, base_url: \"http://h\", max_tier: internal}\n"), 4,
+	    "OpenAI", "unknown format 'OpenAI'");
+	EXPECT_AT(INF_P("    a: {base_url: \"http://h\", max_tier: internal}\n"), 4, "a:",
+	    "provider 'a' needs format");
+	EXPECT_AT(INF_P("    a: {format: openai, max_tier: internal}\n"), 4, "a:",
+	    "provider 'a' needs base_url");
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: \"http://h\"}\n"), 4, "a:",
+	    "provider 'a' needs max_tier");
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: secret}\n"), 4,
+	    "secret", "unknown max_tier 'secret'");
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: Internal}\n"), 4,
+	    "Internal", "unknown max_tier 'Internal'");
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: public, colour: red}\n"),
+	    4, "colour", "unknown key 'colour' in provider");
+	EXPECT_AT(INF_P("    a: [openai]\n"), 4, "[", "provider must be a mapping");
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: public, credential: nope}\n"),
+	    4, "nope", "credential 'nope' is not defined in credentials");
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: public, model: \"\"}\n"),
+	    4, "\"\"", "model '': it is empty");
+	EXPECT_AT(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: public, model: \"a\\tb\"}\n"),
+	    4, "\"a", "printable ASCII");
+	{
+		char m[202];
+		memset(m, 'm', 201);
+		m[201] = '\0';
+		char *y = xasprintf(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: public, "
+		    "model: %s}\n"), m);
+		EXPECT_AT(y, 4, "mmm", "too long");
+		free(y);
+	}
+
+	begin("inference: routes");
+	EXPECT_AT(INF_TOP INF_A, 2, "inference", "inference has no routes");
+	EXPECT_AT(INF_TOP INF_A "  routes: []\n", 5, "[]", "inference.routes must be a non-empty list");
+	EXPECT_AT(INF_TOP INF_A "  routes: {models: [x]}\n", 5, "{",
+	    "inference.routes must be a non-empty list");
+	EXPECT_AT(INF_R("    - {models: [], providers: [a]}\n"), 6, "[]", "models must be a non-empty list");
+	EXPECT_AT(INF_R("    - {models: [\"*\"], providers: []}\n"), 6, "[]",
+	    "providers must be a non-empty list");
+	EXPECT_AT(INF_R("    - {models: [\"*\"], providers: [a, ghost]}\n"), 6, "ghost",
+	    "provider 'ghost' is not defined in inference.providers");
+	EXPECT_AT(INF_R("    - {models: [\"*\"], providers: [a, a]}\n"), 6, "a]",
+	    "provider 'a' is listed twice in this route");
+	EXPECT_AT(INF_R("    - {models: [\"*\"], providers: [a, Bad]}\n"), 6, "Bad",
+	    "provider 'Bad': name must start");
+	EXPECT_AT(INF_R("    - {providers: [a]}\n"), 6, "{", "route needs models");
+	EXPECT_AT(INF_R("    - {models: [\"*\"]}\n"), 6, "{", "route needs providers");
+	EXPECT_AT(INF_R("    - {models: [\"*\"], providers: [a], weight: 2}\n"), 6, "weight",
+	    "unknown key 'weight' in route");
+	EXPECT_AT(INF_R("    - {models: [\"claude 3\"], providers: [a]}\n"), 6, "\"claude",
+	    "model glob 'claude 3': it must be printable ASCII without spaces");
+	EXPECT_AT(INF_R("    - {models: [\"\"], providers: [a]}\n"), 6, "\"\"", "it is empty");
+	EXPECT_AT(INF_R("    - [\"*\"]\n"), 6, "[", "route must be a mapping");
+	EXPECT_AT(INF_R("    - {models: \"*\", providers: [a]}\n"), 6, "\"*\"",
+	    "models must be a non-empty list");
+
+	begin("inference: settings");
+	EXPECT_AT(INF "  on_no_provider: allow\n", 7, "allow", "unknown on_no_provider 'allow'");
+	EXPECT_AT(INF "  max_body: 65M\n", 7, "65M", "inference.max_body is not a size from 1 byte to 64M");
+	EXPECT_AT(INF "  max_body: 67108865\n", 7, "671", "not a size from 1 byte to 64M");
+	EXPECT_AT(INF "  max_body: 0\n", 7, "0", "not a size");
+	EXPECT_AT(INF "  max_body: 1.5M\n", 7, "1.5M", "not a size");
+	EXPECT_AT(INF "  max_body: [8M]\n", 7, "[", "not a size");
+	EXPECT_AT(INF "  timeout_ms: 0\n", 7, "0", "inference.timeout_ms must be an integer from 1 to 60000");
+	EXPECT_AT(INF "  timeout_ms: 60001\n", 7, "60001", "from 1 to 60000");
+	EXPECT_AT(INF "  timeout_ms: \"2000\"\n", 7, "\"2000", "from 1 to 60000");
+	EXPECT_AT(INF "  timeout_ms: 2s\n", 7, "2s", "from 1 to 60000");
+	EXPECT_AT(INF "  base64_min_tier: secret\n", 7, "secret", "unknown base64_min_tier 'secret'");
+
+	begin("inference: custom rules");
+	EXPECT_AT(INF "  custom: {a: b}\n", 7, "{", "inference.custom must be a list");
+	EXPECT_AT(INF "  custom:\n    - {name: Bad, terms: [x], tier: public}\n", 8, "Bad",
+	    "custom rule 'Bad': name must start");
+	EXPECT_AT(INF "  custom:\n    - {name: dup, terms: [x], tier: public}\n"
+	    "    - {name: dup, pattern: \"y+\", tier: public}\n", 9, "dup",
+	    "duplicate custom rule 'dup' (first at line 8)");
+	EXPECT_AT(INF "  custom:\n    - {name: r, terms: [x], pattern: \"y+\", tier: public}\n", 8, "{",
+	    "custom rule 'r' sets both terms and pattern");
+	EXPECT_AT(INF "  custom:\n    - {name: r, tier: public}\n", 8, "{",
+	    "custom rule 'r' needs terms or pattern");
+	EXPECT_AT(INF "  custom:\n    - {name: r, terms: [x]}\n", 8, "{", "custom rule 'r' needs a tier");
+	EXPECT_AT(INF "  custom:\n    - {terms: [x], tier: public}\n", 8, "{", "custom rule needs a name");
+	EXPECT_AT(INF "  custom:\n    - {name: r, terms: [x], tier: top}\n", 8, "top", "unknown tier 'top'");
+	EXPECT_AT(INF "  custom:\n    - {name: r, words: [x], terms: [x], tier: public}\n", 8, "words",
+	    "unknown key 'words' in custom rule");
+	EXPECT_AT(INF "  custom:\n    - {name: r, terms: [], tier: public}\n", 8, "[]",
+	    "terms must be a non-empty list");
+	EXPECT_AT(INF "  custom:\n    - {name: r, terms: [x, \"\"], tier: public}\n", 8, "\"\"",
+	    "custom term is empty");
+	EXPECT_AT(INF "  custom:\n    - {name: r, pattern: \"(\", tier: public}\n", 8, "\"(",
+	    "custom pattern '(': pattern is not a valid Vectorscan expression: Missing close parenthesis");
+	EXPECT_AT(INF "  custom:\n    - {name: r, pattern: \"(?<=a)b\", tier: public}\n", 8, "\"(",
+	    "is not a valid Vectorscan expression: ");
+	EXPECT_AT(INF "  custom:\n    - {name: r, pattern: \"a*\", tier: public}\n", 8, "\"a*",
+	    "can match an empty string");
+	EXPECT_AT(INF "  custom:\n    - {name: r, pattern: \"\", tier: public}\n", 8, "\"\"",
+	    "pattern is empty");
+	{
+		struct sbuf b;
+		char big[1026], term[202];
+
+		memset(big, 'x', 1025);
+		big[1025] = '\0';
+		memset(term, 't', 201);
+		term[201] = '\0';
+		char *y = xasprintf(INF "  custom:\n    - {name: r, pattern: \"%s\", tier: public}\n", big);
+		EXPECT_AT(y, 8, "\"x", "longer than 1024 bytes");
+		free(y);
+		y = xasprintf(INF "  custom:\n    - {name: r, terms: [%s], tier: public}\n", term);
+		EXPECT_AT(y, 8, "ttt", "longer than 200 bytes");
+		free(y);
+		/* 1000 terms are allowed, 1001 are not. */
+		for (int n = 1000; n <= 1001; n++) {
+			struct policy p;
+			sbuf_init(&b, 1 << 20);
+			sbuf_adds(&b, INF "  custom:\n    - name: r\n      tier: public\n      terms: [");
+			for (int i = 0; i < n; i++)
+				sbuf_addf(&b, "%st%d", i ? ", " : "", i);
+			sbuf_adds(&b, "]\n");
+			if (n == 1000) {
+				if (EXPECT_OK(b.p, &p)) {
+					CHECK_INT(p.inference.custom[0].terms.n, 1000);
+					policy_free(&p);
+				}
+			} else {
+				EXPECT_AT(b.p, 10, "[", "terms lists 1001 entries; at most 1000");
+			}
+			sbuf_free(&b);
+		}
+	}
+
+	begin("classifiers");
+	EXPECT_AT("version: 1\nclassifiers:\n  - {name: g, command: [/bin/true]}\n", 2, "classifiers",
+	    "classifiers need an inference section to classify anything");
+	EXPECT_AT(INF "classifiers: {g: x}\n", 7, "{", "classifiers must be a list, not a mapping");
+	EXPECT_AT(INF "classifiers:\n  - {name: builtin, command: [/bin/true]}\n", 8, "builtin",
+	    "classifier name 'builtin' is reserved");
+	EXPECT_AT(INF "classifiers:\n  - {name: Guard, command: [/bin/true]}\n", 8, "Guard",
+	    "classifier 'Guard': name must start");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/bin/true]}\n"
+	    "  - {name: g, command: [/bin/false]}\n", 9, "g,", "duplicate classifier 'g' (first at line 8)");
+	EXPECT_AT(INF "classifiers:\n  - {name: g}\n", 8, "{", "classifier needs a command");
+	EXPECT_AT(INF "classifiers:\n  - {command: [/bin/true]}\n", 8, "{", "classifier needs a name");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: []}\n", 8, "[]", "command must be a non-empty list");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: /bin/true}\n", 8, "/bin",
+	    "command must be a non-empty list");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [python3, x.py]}\n", 8, "python3",
+	    "command[0] 'python3': path must be absolute");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/usr/bin/../bin/python3]}\n", 8, "/usr",
+	    "command[0] '/usr/bin/../bin/python3': path must not contain '..'");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/usr//bin/x]}\n", 8, "/usr",
+	    "empty component");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/bin/g], read_only: [opt]}\n", 8, "opt",
+	    "read_only entry 'opt': path must be absolute");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/bin/g], read_only: [/opt/]}\n", 8, "/opt/",
+	    "read_only entry '/opt/': path must not end with '/'");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/bin/g], read_only: /opt}\n", 8, "/opt",
+	    "read_only must be a list");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/bin/g], timeout_ms: 0}\n", 8, "0}",
+	    "classifier timeout_ms must be an integer from 1 to 60000");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/bin/g], timeout_ms: 60001}\n", 8, "60001",
+	    "from 1 to 60000");
+	EXPECT_AT(INF "classifiers:\n  - {name: g, command: [/bin/g], env: {A: b}}\n", 8, "env",
+	    "unknown key 'env' in classifier");
+	EXPECT_AT(INF "classifiers:\n"
+	    "  - {name: c1, command: [/bin/c]}\n  - {name: c2, command: [/bin/c]}\n"
+	    "  - {name: c3, command: [/bin/c]}\n  - {name: c4, command: [/bin/c]}\n"
+	    "  - {name: c5, command: [/bin/c]}\n  - {name: c6, command: [/bin/c]}\n"
+	    "  - {name: c7, command: [/bin/c]}\n  - {name: c8, command: [/bin/c]}\n", 8, "-",
+	    "classifiers lists 8 classifiers");
+}
+
+/* Credentials that inference providers use, and those nothing uses. */
+static void
+test_inference_credentials(void)
+{
+	struct policy p;
+
+	begin("inference: credentials");
+	/* Used by a provider: no binding, no sandbox_env, no header needed; order does not matter. */
+	if (EXPECT_OK(INF_P("    a: {format: anthropic, base_url: \"https://api.anthropic.com\", "
+	    "max_tier: confidential, credential: key}\n") "credentials:\n  key: {from_env: K}\n", &p)) {
+		CHECK_STR(p.inference.providers[0].credential, "key");
+		CHECK_INT(p.creds[0].network_policies.n, 0);
+		check_round_trip(&p, "provider credential");
+		policy_free(&p);
+	}
+	if (EXPECT_OK("version: 1\ncredentials:\n  key: {from_env: K, header: \"api-key: {}\"}\n"
+	    "inference:\n  providers:\n"
+	    "    a: {format: openai, base_url: \"https://h\", max_tier: public, credential: key}\n"
+	    INF_ROUTES, &p)) {
+		CHECK_STR(p.creds[0].header_name, "api-key");
+		check_round_trip(&p, "provider credential with a header");
+		policy_free(&p);
+	}
+	/* Also bound to network_policies: both uses at once. */
+	if (EXPECT_OK("version: 1\nnetwork_policies:\n  direct:\n    endpoints:\n"
+	    "      - {host: api.anthropic.com, port: 443}\n    binaries:\n      - path: /usr/bin/python3\n"
+	    "credentials:\n  key: {from_env: K, header: \"x-api-key: {}\", network_policies: [direct]}\n"
+	    "inference:\n  providers:\n    a: {format: anthropic, base_url: \"https://api.anthropic.com\", "
+	    "max_tier: confidential, credential: key}\n" INF_ROUTES, &p)) {
+		CHECK(strv_is(&p.creds[0].network_policies, 1, "direct"), "binding kept");
+		check_round_trip(&p, "credential used twice");
+		policy_free(&p);
+	}
+	/* Not used by any provider: the credentials rules hold as before. */
+	EXPECT_AT_N(INF "credentials:\n  spare: {from_env: K}\n", 2, 8, "spare",
+	    "credential 'spare' needs sandbox_env or header");
+	EXPECT_AT_N(INF "credentials:\n  spare: {from_env: K}\n", 2, 8, "spare",
+	    "credential 'spare' needs network_policies");
+	EXPECT_AT(INF "credentials:\n  spare: {from_env: K, sandbox_env: SPARE}\n", 8, "spare",
+	    "credential 'spare' needs network_policies");
+	/* A provider naming another credential does not excuse this one. */
+	EXPECT_AT_N(INF_P("    a: {format: openai, base_url: \"http://h\", max_tier: public, credential: kee}\n")
+	    "credentials:\n  key: {from_env: K}\n", 3, 4, "kee", "credential 'kee' is not defined in credentials");
+	/* inference is not present: a credential still needs its binding. */
+	EXPECT_AT_N("version: 1\ncredentials:\n  key: {from_env: K}\n", 2, 3, "key", "needs network_policies");
+}
+
+static void
+test_inference_hash(void)
+{
+	static const char *const same[] = {
+		/* providers in another order, flow vs block style */
+		"version: 1\ninference:\n  providers:\n"
+		"    b:\n      format: anthropic\n      base_url: https://api.anthropic.com/\n"
+		"      max_tier: confidential\n"
+		"    a: {format: openai, base_url: \"http://127.0.0.1:8080/v1\", max_tier: internal}\n"
+		"  routes:\n    - {models: [\"claude-*\"], providers: [b, a]}\n"
+		"    - {models: [\"*\"], providers: [a]}\n"
+		"  custom:\n    - {name: z, pattern: \"EMP-[0-9]+\", tier: internal}\n"
+		"    - {name: y, terms: [beta, alpha, beta], tier: restricted}\n",
+		/* defaults written out, sections and keys in another order, default port written */
+		"inference:\n  custom:\n    - {tier: restricted, terms: [alpha, beta], name: y}\n"
+		"    - {name: z, pattern: \"EMP-[0-9]+\", tier: internal}\n"
+		"  base64_min_tier: internal\n  timeout_ms: 2000\n  max_body: 8MiB\n"
+		"  on_no_provider: deny\n"
+		"  routes:\n    - {providers: [b, a], models: [\"claude-*\"]}\n"
+		"    - {models: [\"*\"], providers: [a]}\n"
+		"  providers:\n"
+		"    a: {max_tier: internal, format: openai, base_url: \"http://127.0.0.1:8080/v1/\"}\n"
+		"    b: {format: anthropic, base_url: \"HTTPS://API.ANTHROPIC.COM:443\", max_tier: confidential}\n"
+		"version: 1\n",
+	};
+	static const struct {
+		const char *from, *to, *what;
+	} diff[] = {
+		{ "max_tier: confidential", "max_tier: restricted", "a max_tier" },
+		{ "max_tier: internal", "max_tier: public", "another max_tier" },
+		{ "providers: [b, a]", "providers: [a, b]", "route preference order" },
+		{ "    - {models: [\"claude-*\"], providers: [b, a]}\n    - {models: [\"*\"], providers: [a]}\n",
+		  "    - {models: [\"*\"], providers: [a]}\n    - {models: [\"claude-*\"], providers: [b, a]}\n",
+		  "route order" },
+		{ "format: openai", "format: anthropic", "format" },
+		{ "8080/v1", "8080/v2", "base_url path" },
+		{ "max_tier: internal}", "max_tier: internal, model: m}", "model rewrite" },
+		{ "[0-9]+\", tier: internal}", "[0-9]+\", tier: confidential}", "custom rule tier" },
+		{ "[beta, alpha, beta]", "[beta, alpha, gamma]", "custom terms" },
+		{ "EMP-[0-9]+", "EMP-[0-9]{6}", "custom pattern" },
+		{ "\"claude-*\"", "\"claude-3*\"", "model glob" },
+	};
+	char base[65], h[65];
+
+	begin("inference: canonical form and hash");
+	hash_of(same[0], strlen(same[0]), base);
+	if (!CHECK(*base, "base policy loads"))
+		return;
+	for (size_t i = 1; i < sizeof(same) / sizeof(*same); i++) {
+		hash_of(same[i], strlen(same[i]), h);
+		CHECK(strcmp(h, base) == 0, "variant %zu hashes like the base", i);
+	}
+	for (size_t i = 0; i < sizeof(diff) / sizeof(*diff); i++) {
+		char *y = replace(same[0], diff[i].from, diff[i].to);
+		if (!CHECK(strcmp(y, same[0]) != 0, "%s: edit applies", diff[i].what)) {
+			free(y);
+			continue;
+		}
+		hash_of(y, strlen(y), h);
+		CHECK(*h && strcmp(h, base) != 0, "%s changes the hash", diff[i].what);
+		free(y);
+	}
+	{
+		static const char *const extra[] = {
+			"  on_no_provider: redact\n", "  max_body: 4M\n", "  timeout_ms: 2001\n",
+			"  base64_min_tier: public\n",
+			"classifiers:\n  - {name: g, command: [/bin/g]}\n",
+		};
+		for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++) {
+			char *y = xasprintf("%s%s", same[0], extra[i]);
+			hash_of(y, strlen(y), h);
+			CHECK(*h && strcmp(h, base) != 0, "adding %.*s changes the hash",
+			    (int)strcspn(extra[i], "\n"), extra[i]);
+			free(y);
+		}
+	}
+	/* Classifiers: the order is kept (it is the order they are asked), the timeout counts. */
+	{
+		const char *a = INF "classifiers:\n  - {name: g, command: [/bin/g]}\n"
+		    "  - {name: h, command: [/bin/h]}\n";
+		const char *b = INF "classifiers:\n  - {name: h, command: [/bin/h]}\n"
+		    "  - {name: g, command: [/bin/g]}\n";
+		const char *c = INF "classifiers:\n  - {name: g, command: [/bin/g], timeout_ms: 100}\n"
+		    "  - {name: h, command: [/bin/h]}\n";
+		char ha[65], hb[65], hc[65];
+		hash_of(a, strlen(a), ha);
+		hash_of(b, strlen(b), hb);
+		hash_of(c, strlen(c), hc);
+		CHECK(*ha && *hb && strcmp(ha, hb) != 0, "classifier order changes the hash");
+		CHECK(*hc && strcmp(ha, hc) != 0, "a classifier timeout changes the hash");
+	}
+}
+
 int
 main(void)
 {
@@ -1747,6 +2374,11 @@ main(void)
 	test_names();
 	test_fuzz();
 	test_audit_section();
+	test_inference_valid();
+	test_inference_base_url();
+	test_inference_errors();
+	test_inference_credentials();
+	test_inference_hash();
 
 	printf("1..%d\n", n_pass + n_fail);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
