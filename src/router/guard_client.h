@@ -27,6 +27,8 @@
 #include "../lib/evloop.h"
 
 #define GUARD_POOL_MAX 8
+/* A request's deadline when the caller gives none (deadline_ms 0). */
+#define GUARD_DEFAULT_DEADLINE_MS 5000
 
 struct guard_spec {
 	const char *name;		/* copied */
@@ -36,13 +38,26 @@ struct guard_spec {
 
 /*
  * Start one classifier: the child must find its end of the socketpair as
- * fd 3 (sockfd here; the spawner dup2()s it).  Returns 0 and the child's
- * pid, or -1 with err.  The pool reaps the child (through a pidfd).
+ * fd 3 (sockfd here, never 3 itself, O_CLOEXEC; the spawner dup2()s it and
+ * sets WARDEN_GUARD_FD=3).  Returns 0 and the child's pid, or -1 with err.
+ * The pool closes sockfd afterwards and reaps the child (through a pidfd),
+ * so the supervisor must not reap it (no waitpid(-1), SIGCHLD not
+ * ignored).  The pid must be the process that speaks on the socket: the
+ * pool accepts bytes only from it (SCM_CREDENTIALS), so the spawner execs
+ * the classifier in the process it forked, with no wrapper forking in
+ * between.
  */
 typedef int (*guard_spawn_fn)(void *arg, const struct guard_spec *spec, int sockfd,
     pid_t *pid, struct werr *err);
 
-/* Something worth recording happened to a classifier (started, died, restarted, refused). */
+/*
+ * Something worth recording happened to a classifier.  event is one of:
+ * "started" and "restarted" (detail "pid N"), "ready" (its hello reply:
+ * name, version, protocol, pid), "refused" (it declined the handshake or
+ * chose another version), "killed" (the pool killed it for what it did:
+ * a malformed or unexpected message, a hang), "exited" (how it ended),
+ * "spawn_failed" (why; it is tried again after a delay).
+ */
 typedef void (*guard_event_fn)(void *arg, const char *classifier, const char *event,
     const char *detail);
 
@@ -56,12 +71,18 @@ struct guard_pool;
 struct guard_pool *guard_pool_new(struct evloop *loop, const struct guard_spec *specs,
     size_t n, guard_spawn_fn spawn, void *spawn_arg, guard_event_fn on_event,
     void *event_arg, struct werr *err);
+/*
+ * Kill (SIGKILL) and reap every classifier, drop pending calls without
+ * calling their done.  Not from inside a done callback or another callback
+ * of the same loop batch: call it once the loop has stopped (or from the
+ * loop's after hook).
+ */
 void guard_pool_free(struct guard_pool *p);
 
 /* What the chain decided, with what each classifier said (for the audit trail). */
 struct guard_verdict {
 	enum guard_decision decision;	/* ERROR: fail closed */
-	enum tier tier;			/* highest of all replies */
+	enum tier tier;			/* highest of all replies; restricted on ERROR */
 	char reason[300];		/* why ERROR or DENY */
 	struct guard_finding *findings;	/* owned by the pool; valid during the callback */
 	size_t nfindings;
@@ -88,7 +109,7 @@ struct guard_call;
  */
 struct guard_call *guard_classify(struct guard_pool *p, const struct guard_request *req,
     guard_done_fn done, void *arg);
-/* The requester went away: done will not be called. */
+/* The requester went away: done will not be called.  Only before done ran. */
 void guard_cancel(struct guard_call *c);
 
 /* Running classifiers and restarts so far (warden ps / tests). */
