@@ -26,6 +26,8 @@
  *   http.request, http.response       HTTP Activity 4002, by method; decision
  *                                     audit (enforcement: audit) is Allowed,
  *                                     disposition Logged
+ *   inference.route                   HTTP Activity 4002, by method (tier,
+ *                                     finding types, provider: unmapped)
  *   process.exec                      Process Activity 1007, Launch (Exec)
  *   finding                           Detection Finding 2004, Create
  *   sandbox.start / sandbox.stop      Application Lifecycle 6002, Start / Stop
@@ -485,8 +487,9 @@ human_line(const json_t *r, bool colour, struct sbuf *b)
 	}
 
 	if (strcmp(ev, "net.connect") == 0 || strcmp(ev, "net.close") == 0 ||
-	    strcmp(ev, "http.request") == 0) {
-		const char *how = get_str(r, strcmp(ev, "http.request") == 0 ? "method" : "verb");
+	    strcmp(ev, "http.request") == 0 || strcmp(ev, "inference.route") == 0) {
+		const char *how = get_str(r, strcmp(ev, "net.connect") == 0 ||
+		    strcmp(ev, "net.close") == 0 ? "verb" : "method");
 		if (how) {
 			sbuf_adds(b, " ");
 			add_text(b, how, false);
@@ -1220,7 +1223,8 @@ ocsf_event(const json_t *r, const char *message)
 	if (strcmp(ev, "net.connect") == 0 || strcmp(ev, "net.close") == 0 ||
 	    strcmp(ev, "tls.handshake") == 0)
 		map_network(&x, ev, dec);
-	else if (strcmp(ev, "http.request") == 0 || strcmp(ev, "http.response") == 0)
+	else if (strcmp(ev, "http.request") == 0 || strcmp(ev, "http.response") == 0 ||
+	    strcmp(ev, "inference.route") == 0)
 		map_http(&x, dec);
 	else if (strcmp(ev, "process.exec") == 0)
 		map_process(&x);

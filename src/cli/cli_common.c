@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "../proxy/proxy.h"
+
 #include <errno.h>
 #include <fnmatch.h>
 #include <grp.h>
@@ -235,6 +237,22 @@ build_env(const struct policy *p, const struct agent_ident *id, const struct str
 	 */
 	for (size_t i = 0; i < ARRAY_SIZE(proxy_env); i++)
 		env_put(out, proxy_env[i][0], proxy_env[i][1]);
+	/*
+	 * The privacy router: the SDKs' base URLs point at it, and it is
+	 * reached directly (it listens on 127.0.0.1:80 inside), so clients
+	 * that ignore proxy variables -- Node's fetch -- reach it too.  The
+	 * SDKs refuse to start without a key; the router never forwards one.
+	 */
+	if (p->inference.present) {
+		static const char no_proxy[] = "localhost,127.0.0.1,::1," INFER_HOST;
+
+		env_put(out, "NO_PROXY", no_proxy);
+		env_put(out, "no_proxy", no_proxy);
+		env_put(out, "ANTHROPIC_BASE_URL", "http://" INFER_HOST);
+		env_put(out, "OPENAI_BASE_URL", "http://" INFER_HOST "/v1");
+		env_put(out, "ANTHROPIC_API_KEY", "warden-router");
+		env_put(out, "OPENAI_API_KEY", "warden-router");
+	}
 	for (size_t i = 0; cli_env && i < cli_env->n; i++) {
 		char *eq = strchr(cli_env->v[i], '=');
 		char name[256];

@@ -228,7 +228,7 @@ cmd_run(int argc, char **argv)
 	 * a later reload may add endpoints whose requests are inspected.
 	 */
 	creds = credstore_load(&policy, &err);
-	if (creds && (policy.nnet > 0 || credstore_count(creds) > 0) &&
+	if (creds && (policy.nnet > 0 || credstore_count(creds) > 0 || policy.inference.present) &&
 	    !(ca = tlsca_new(upstream_ca, &err))) {
 		credstore_free(creds);
 		creds = NULL;

@@ -794,3 +794,31 @@ credstore_apply(const struct credstore *cs, const char *entry_key, struct sbuf *
 	head->overflow = false;
 	return 0;
 }
+
+int
+credstore_add_header(const struct credstore *cs, const char *name, const char *header,
+    const char *prefix, struct sbuf *head)
+{
+	for (size_t i = 0; cs && i < cs->n; i++) {
+		const struct cred *c = &cs->v[i];
+
+		if (strcmp(c->name, name) != 0)
+			continue;
+		/* The credential's own header template wins over the format's usual one. */
+		if (c->header_name) {
+			sbuf_adds(head, c->header_name);
+			sbuf_adds(head, ": ");
+			sbuf_adds(head, c->tmpl_pre);
+			sbuf_add(head, c->secret, c->secret_len);
+			sbuf_adds(head, c->tmpl_post);
+		} else {
+			sbuf_adds(head, header);
+			sbuf_adds(head, ": ");
+			sbuf_adds(head, prefix);
+			sbuf_add(head, c->secret, c->secret_len);
+		}
+		sbuf_adds(head, "\r\n");
+		return 0;
+	}
+	return -1;
+}

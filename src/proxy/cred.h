@@ -94,6 +94,14 @@ int credstore_apply(const struct credstore *cs, const char *entry_key, struct sb
  * Does data[0..n) contain any credential's placeholder?  Returns its index
  * or -1 (used to refuse a placeholder on a request that is not inspected).
  */
+/*
+ * Append "Header: <prefix>SECRET\r\n" for credential name (the privacy
+ * router's provider credentials), or the credential's own header
+ * template when it has one.  -1 when there is no such credential.  The
+ * head then holds a secret: the caller wipes it after sending.
+ */
+int credstore_add_header(const struct credstore *cs, const char *name, const char *header,
+    const char *prefix, struct sbuf *head);
 ssize_t credstore_find_placeholder(const struct credstore *cs, const char *data, size_t n);
 
 #endif

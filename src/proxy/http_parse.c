@@ -1015,6 +1015,8 @@ feed_chunked(struct http_body *b, const char *p, size_t n)
 		case CH_DATA: {
 			uint64_t take = n - i < b->remaining ? n - i : b->remaining;
 
+			if (b->payload)
+				sbuf_add(b->payload, p + i, (size_t)take);
 			i += (size_t)take;
 			b->remaining -= take;
 			if (b->remaining == 0)
@@ -1092,12 +1094,16 @@ http_body_feed(struct http_body *b, const char *p, size_t n)
 	switch (b->kind) {
 	case HTTP_BODY_LENGTH:
 		take = n < b->remaining ? n : b->remaining;
+		if (b->payload)
+			sbuf_add(b->payload, p, (size_t)take);
 		b->remaining -= take;
 		b->done = b->remaining == 0;
 		return (ssize_t)take;
 	case HTTP_BODY_CHUNKED:
 		return feed_chunked(b, p, n);
 	case HTTP_BODY_CLOSE:
+		if (b->payload)
+			sbuf_add(b->payload, p, n);
 		return (ssize_t)n;	/* the body ends when the connection does */
 	case HTTP_BODY_NONE:
 		break;

@@ -149,6 +149,7 @@ struct http_body {
 	int state;			/* chunked decoder state, private */
 	size_t line_len;		/* chunked: length of the line being read */
 	bool done;
+	struct sbuf *payload;		/* or NULL: the body's bytes without framing go here */
 };
 void http_body_init(struct http_body *b, const struct http_request *r);
 void http_body_init_response(struct http_body *b, const struct http_response *r);

@@ -25,6 +25,9 @@
  */
 #include "proxy_int.h"
 
+#include "../router/guard_client.h"
+#include "../router/route.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -308,8 +311,8 @@ px_decide_on(const struct conn *c, const struct policy *p, struct netdecision *d
 	netpolicy_decide(p, &c->dst, &b, d);
 }
 
-static const struct add_host *
-pinned(const struct proxy *px, const char *name)
+const struct add_host *
+px_pinned(const struct proxy *px, const char *name)
 {
 	for (size_t i = 0; i < px->nhosts; i++)
 		if (strcmp(px->hosts[i].name, name) == 0)
@@ -366,7 +369,8 @@ decide(struct conn *c)
 	 * Request rules and bound credentials need the requests read; what
 	 * cannot be read is refused, never opened without its rules.
 	 */
-	c->l7_wanted = l7_needed(px, &d);
+	c->l7_wanted = l7_needed(px, &d) ||
+	    infer_provider_at(&px->policy->inference, c->dst.host, c->dst.port) != NULL;
 	if (c->l7_wanted && c->kind != K_FORWARD && !px->ca) {
 		px_deny(c, "the endpoint's requests must be inspected (protocol: rest or a bound "
 		    "credential), but this sandbox has no TLS authority: it started with a policy "
@@ -405,10 +409,10 @@ decide(struct conn *c)
 	}
 	/* Where it resolves: an IP literal, a pinned name, or the host's resolver. */
 	c->deadline = now_ns() + px->connect_ns;
-	if (c->dst.is_ip || pinned(px, c->dst.host)) {
+	if (c->dst.is_ip || px_pinned(px, c->dst.host)) {
 		struct addrinfo *ai = xcalloc(1, sizeof(*ai) + sizeof(struct sockaddr_storage));
 		struct sockaddr_storage *ss = (struct sockaddr_storage *)(ai + 1);
-		const struct add_host *h = c->dst.is_ip ? NULL : pinned(px, c->dst.host);
+		const struct add_host *h = c->dst.is_ip ? NULL : px_pinned(px, c->dst.host);
 
 		if (h) {
 			memcpy(ss, &h->addr, h->addrlen);
@@ -600,6 +604,47 @@ connected(struct conn *c)
 	tunnel(c);
 }
 
+/* ---- the privacy router's doorway ---------------------------------------- */
+
+/*
+ * A connection to http://inference.local: on the router's own port, or a
+ * forward request through the proxy.  No network decision (the router
+ * decides per request, and only ever connects to the policy's providers),
+ * but the requester is identified like any other: its binary goes with
+ * every classification and every record.
+ */
+static void
+infer_begin(struct conn *c)
+{
+	struct proxy *px = c->px;
+	struct identity id;
+	struct werr err = { 0 };
+	int r;
+
+	free(c->in);
+	c->in = NULL;
+	c->kind = K_INFER;
+	snprintf(c->host, sizeof(c->host), "%s", INFER_HOST);
+	c->port = 80;
+	dest_normalize(c->host, c->port, &c->dst);
+	memset(&id, 0, sizeof(id));
+	r = attrib_lookup(px->attrib, (struct sockaddr *)&c->peer, (struct sockaddr *)&c->local,
+	    &id, &err);
+	take_identity(c, &id);
+	if (r < 0) {
+		char why[600];
+		snprintf(why, sizeof(why), "%s", err.msg[0] ? err.msg : id.why[0] ? id.why :
+		    "connecting process could not be identified");
+		identity_free(&id);
+		px_deny(c, why);
+		return;
+	}
+	identity_free(&id);
+	c->deadline = 0;
+	c->last_active = now_ns();
+	l7_start(c);
+}
+
 /* ---- reading what the client wants ------------------------------------- */
 
 static void
@@ -647,6 +692,11 @@ on_http_head(struct conn *c)
 	c->fwd_raw = xmalloc(c->inlen);
 	memcpy(c->fwd_raw, c->in, c->inlen);
 	c->fwd_rawlen = c->inlen;
+	if (strcasecmp(req.host, INFER_HOST) == 0 && req.port == 80) {
+		/* The router, reached through the proxy variables: the same as on port 80. */
+		infer_begin(c);
+		return;
+	}
 	/* The Host header must name the same destination as the request target. */
 	if (req.host_header) {
 		char hh[HTTP_MAX_HOST + 1];
@@ -1134,6 +1184,8 @@ accept_on(struct proxy *px, int lfd, enum ckind kind)
 			px->conns->prev = c;
 		px->conns = c;
 		px->nconns++;
+		if (kind == K_INFER)
+			infer_begin(c);
 	}
 }
 
@@ -1147,6 +1199,12 @@ static void
 on_socks_listen(struct ev_io *io, uint32_t events)
 {
 	accept_on(io->arg, io->fd, K_SOCKS);
+}
+
+static void
+on_infer_listen(struct ev_io *io, uint32_t events)
+{
+	accept_on(io->arg, io->fd, K_INFER);
 }
 
 /* Once a second: header, connect and idle timeouts. */
@@ -1261,6 +1319,9 @@ proxy_new(struct evloop *l, const struct proxy_config *cfg, const struct policy 
 	px->attrib = cfg->attrib;
 	px->ca = cfg->ca;
 	px->creds = cfg->creds;
+	px->infer_fd = cfg->infer_fd;
+	px->guards = cfg->guards;
+	px->sandbox = xstrdup(cfg->sandbox ? cfg->sandbox : "");
 	px->policy = p;
 	px->revision = revision;
 	snprintf(px->hash, sizeof(px->hash), "%s", hash);
@@ -1284,6 +1345,11 @@ proxy_new(struct evloop *l, const struct proxy_config *cfg, const struct policy 
 		werr_sys(err, "proxy: watch listeners");
 		goto fail;
 	}
+	if (px->infer_fd >= 0 &&
+	    evloop_add(l, &px->infer_io, px->infer_fd, EPOLLIN, on_infer_listen, px) < 0) {
+		werr_sys(err, "proxy: watch the router's listener");
+		goto fail;
+	}
 	return px;
 fail:
 	proxy_free(px);
@@ -1303,6 +1369,9 @@ proxy_set_policy(struct proxy *px, const struct policy *p, uint64_t revision,
 
 		next = c->next;
 		if (c->st != C_TUNNEL && c->st != C_CONNECTING && c->st != C_L7)
+			continue;
+		/* The router's connections reach only providers: it decides per request. */
+		if (c->kind == K_INFER)
 			continue;
 		px_decide_on(c, p, &d);
 		if (d.allow && c->addrlen)
@@ -1347,6 +1416,12 @@ proxy_free(struct proxy *px)
 		close(px->http_fd);
 	if (px->socks_fd >= 0)
 		close(px->socks_fd);
+	if (px->infer_io.added)
+		evloop_del(px->loop, &px->infer_io);
+	if (px->infer_fd >= 0)
+		close(px->infer_fd);
+	guard_pool_free(px->guards);
+	free(px->sandbox);
 	resolver_free(px->res);
 	attrib_free(px->attrib);
 	tlsca_free(px->ca);

@@ -26,8 +26,12 @@
 #include "../policy/policy.h"
 #include "attrib.h"
 
+struct guard_pool;
+
 #define PROXY_HTTP_PORT 3128
 #define PROXY_SOCKS_PORT 1080
+#define PROXY_INFER_PORT 80		/* http://inference.local inside the sandbox */
+#define INFER_HOST "inference.local"
 
 /* A name pinned to an address for one sandbox (--add-host NAME:IP). */
 struct add_host {
@@ -41,6 +45,9 @@ const char *add_host_parse(const char *arg, struct add_host *out);
 
 struct proxy_config {
 	int http_fd, socks_fd;		/* listening sockets; the proxy takes them */
+	int infer_fd;			/* the router's (port 80); taken; -1: none */
+	struct guard_pool *guards;	/* taken; NULL: inference is refused (fail closed) */
+	const char *sandbox;		/* the sandbox's name, for classifiers */
 	struct attrib *attrib;		/* taken */
 	struct tlsca *ca;		/* taken; NULL: requests inside TLS cannot be inspected */
 	struct credstore *creds;	/* taken; NULL: none */

@@ -34,7 +34,7 @@ enum cstate {
 	C_HEAD, C_SOCKS_GREET, C_SOCKS_REQ, C_RESOLVING, C_CONNECTING, C_TUNNEL,
 	C_L7, C_REPLY, C_LINGER, C_DEAD,
 };
-enum ckind { K_HTTP, K_CONNECT, K_FORWARD, K_SOCKS };
+enum ckind { K_HTTP, K_CONNECT, K_FORWARD, K_SOCKS, K_INFER };
 
 /* One direction of a tunnel. */
 struct half {
@@ -95,8 +95,10 @@ struct conn {
 
 struct proxy {
 	struct evloop *loop;
-	struct ev_io http_io, socks_io;
-	int http_fd, socks_fd;
+	struct ev_io http_io, socks_io, infer_io;
+	int http_fd, socks_fd, infer_fd;
+	struct guard_pool *guards;	/* NULL: every inference request is refused */
+	char *sandbox;
 	struct attrib *attrib;
 	struct resolver *res;
 	struct add_host *hosts;
@@ -137,6 +139,8 @@ void px_conn_update(struct conn *c);
 /* Watch fd for events; a side that hung up with nothing to wait for leaves the loop. */
 void px_watch(struct proxy *px, struct ev_io *io, int fd, uint32_t events, bool hup);
 void px_conn_close(struct conn *c);
+/* An --add-host pin for name, or NULL. */
+const struct add_host *px_pinned(const struct proxy *px, const char *name);
 /* The JSON members every denial carries (rule, binary, pid, host, port, revision, hash, hint). */
 void px_deny_json(const struct conn *c, struct sbuf *j, const char *error, const char *reason);
 

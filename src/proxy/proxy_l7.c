@@ -31,6 +31,7 @@
  * while less than OUT_HIGH bytes wait there.
  */
 #include "proxy_int.h"
+#include "proxy_l7_int.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -44,54 +45,15 @@
 
 #include "../lib/event.h"
 #include "../lib/log.h"
+#include "../router/route.h"
 #include "cred.h"
 #include "httprules.h"
 #include "tlsca.h"
 
-#define IN_CAP (HTTP_MAX_HEAD + 16384)
-#define OUT_HIGH 65536
-#define LOOP_MAX 64
-
-enum phase { P_SNIFF, P_HANDSHAKE, P_EXCHANGE, P_UPGRADED, P_CLOSING };
-enum rqst { RQ_HEAD, RQ_BODY, RQ_DONE };
-enum rsst { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
-
-/* One side of the connection, seen as a byte stream (TLS or plain). */
-struct side {
-	int fd;
-	SSL *ssl;
-	bool hs_done;
-	bool eof;		/* nothing more will be read */
-	bool shut;		/* our write side is closed */
-	uint32_t want;		/* what the last blocked TLS call waits for */
-	char *in;
-	size_t inlen;
-	char *out;
-	size_t outlen, outoff, outcap;
-	bool out_secret;	/* out has held a secret: wipe it once written */
-};
-
-struct l7 {
-	enum phase phase;
-	bool tls;
-	bool one_shot;		/* a forward request: one exchange, then close */
-	struct side c, u;
-	enum rqst rq;
-	enum rsst rs;
-	struct http_body reqbody, respbody;
-	char method[33];
-	bool upgrade_req;	/* the request asked for a protocol switch */
-	bool close_after;	/* either side said Connection: close */
-	bool resp_started;	/* bytes of the current response went to the client */
-	char upfail[400];	/* the upstream handshake failed: why */
-	uint64_t deadline;	/* handshake, or the closing linger */
-	unsigned nreq;
-};
-
 /* ---- byte queues ------------------------------------------------------------ */
 
-static void
-out_add(struct side *s, const void *p, size_t n)
+void
+l7_out_add(struct side *s, const void *p, size_t n)
 {
 	if (s->outoff && s->outoff == s->outlen) {
 		if (s->out_secret) {
@@ -122,14 +84,14 @@ out_add(struct side *s, const void *p, size_t n)
 	s->outlen += n;
 }
 
-static size_t
-out_pending(const struct side *s)
+size_t
+l7_out_pending(const struct side *s)
 {
 	return s->outlen - s->outoff;
 }
 
-static void
-in_consume(struct side *s, size_t n)
+void
+l7_in_consume(struct side *s, size_t n)
 {
 	memmove(s->in, s->in + n, s->inlen - n);
 	s->inlen -= n;
@@ -179,8 +141,8 @@ ssl_status(struct side *s, int r)
 }
 
 /* Read what there is room for: 1 progress, 0 nothing now, -1 error. */
-static int
-side_read(struct side *s)
+int
+l7_side_read(struct side *s)
 {
 	ssize_t n;
 
@@ -223,18 +185,18 @@ side_read(struct side *s)
 }
 
 /* Write what is queued: 1 progress, 0 nothing now, -1 error. */
-static int
-side_flush(struct side *s)
+int
+l7_side_flush(struct side *s)
 {
 	bool moved = false;
 
-	while (out_pending(s)) {
+	while (l7_out_pending(s)) {
 		if (s->ssl) {
 			int r;
 
 			ERR_clear_error();
 			errno = 0;
-			r = SSL_write(s->ssl, s->out + s->outoff, (int)out_pending(s));
+			r = SSL_write(s->ssl, s->out + s->outoff, (int)l7_out_pending(s));
 			if (r <= 0) {
 				int st = ssl_status(s, r);
 				ERR_clear_error();
@@ -243,7 +205,7 @@ side_flush(struct side *s)
 			s->want = 0;
 			s->outoff += (size_t)r;
 		} else {
-			ssize_t n = send(s->fd, s->out + s->outoff, out_pending(s), MSG_NOSIGNAL);
+			ssize_t n = send(s->fd, s->out + s->outoff, l7_out_pending(s), MSG_NOSIGNAL);
 			if (n < 0)
 				return errno == EAGAIN || errno == EINTR ? moved : -1;
 			s->outoff += (size_t)n;
@@ -261,8 +223,8 @@ side_flush(struct side *s)
 }
 
 /* End of stream towards a side: TLS close_notify, or a TCP half-close. */
-static void
-side_shut(struct side *s)
+void
+l7_side_shut(struct side *s)
 {
 	if (s->shut)
 		return;
@@ -277,7 +239,7 @@ side_shut(struct side *s)
 
 /* ---- events and answers -------------------------------------------------- */
 
-static int
+int
 l7_emit(struct conn *c, const char *type, const char *decision, const char *reason,
     const char *method, const char *path, const char *extra)
 {
@@ -293,35 +255,35 @@ l7_emit(struct conn *c, const char *type, const char *decision, const char *reas
 }
 
 /* Write what is queued for the client, then close; a client that does not read gets 2 s. */
-static void
-closing(struct l7 *x)
+void
+l7_closing(struct l7 *x)
 {
 	x->phase = P_CLOSING;
 	x->deadline = now_ns() + px_ms_ns(2000);
 }
 
 /* A final answer to the client; the connection closes once it is written. */
-static void
-answer(struct conn *c, int status, const char *text, const char *json)
+void
+l7_answer(struct conn *c, int status, const char *text, const char *json)
 {
 	struct l7 *x = c->l7;
 	struct sbuf b;
 
 	sbuf_init(&b, 16384);
 	px_format_answer(&b, status, text, json);
-	out_add(&x->c, b.p, b.len);
+	l7_out_add(&x->c, b.p, b.len);
 	sbuf_free(&b);
-	closing(x);
+	l7_closing(x);
 }
 
-static void
-answer_error(struct conn *c, int status, const char *text, const char *error, const char *reason)
+void
+l7_answer_error(struct conn *c, int status, const char *text, const char *error, const char *reason)
 {
 	struct sbuf j;
 
 	sbuf_init(&j, 4096);
 	px_format_error(&j, error, reason);
-	answer(c, status, text, j.p);
+	l7_answer(c, status, text, j.p);
 	sbuf_free(&j);
 }
 
@@ -341,7 +303,7 @@ refuse(struct conn *c, int status, const char *error, const char *reason, const 
 	sbuf_adds(&j, ",\"path\":");
 	sbuf_add_json(&j, path ? path : "");
 	sbuf_adds(&j, "}\n");
-	answer(c, status, status == 421 ? "Misdirected Request" : "Forbidden", j.p);
+	l7_answer(c, status, status == 421 ? "Misdirected Request" : "Forbidden", j.p);
 	sbuf_free(&j);
 }
 
@@ -410,8 +372,8 @@ same_target(const struct conn *c, const char *host, size_t hlen, bool authority,
 	return strcmp(d.host, c->dst.host) == 0 && d.port == c->dst.port;
 }
 
-static bool
-token_in_list(const char *v, size_t n, const char *tok)
+bool
+l7_token_in_list(const char *v, size_t n, const char *tok)
 {
 	size_t tl = strlen(tok);
 
@@ -435,8 +397,8 @@ token_in_list(const char *v, size_t n, const char *tok)
 	return false;
 }
 
-static bool
-hdr_is(const struct http_header *h, const char *name)
+bool
+l7_hdr_is(const struct http_header *h, const char *name)
 {
 	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
 }
@@ -456,19 +418,19 @@ build_head(const struct http_request *r, const struct http_target *t, bool upgra
 	for (size_t i = 0; i < r->nheaders; i++) {
 		const struct http_header *h = &r->headers[i];
 
-		if (hdr_is(h, "connection") || hdr_is(h, "proxy-connection") ||
-		    hdr_is(h, "proxy-authorization") || hdr_is(h, "keep-alive") ||
-		    hdr_is(h, "te") || hdr_is(h, "trailer"))
+		if (l7_hdr_is(h, "connection") || l7_hdr_is(h, "proxy-connection") ||
+		    l7_hdr_is(h, "proxy-authorization") || l7_hdr_is(h, "keep-alive") ||
+		    l7_hdr_is(h, "te") || l7_hdr_is(h, "trailer"))
 			continue;
-		if (hdr_is(h, "upgrade") && !upgrade)
+		if (l7_hdr_is(h, "upgrade") && !upgrade)
 			continue;
 		/* Whatever Connection names is hop-by-hop too. */
-		if (conn_h && !hdr_is(h, "upgrade")) {
+		if (conn_h && !l7_hdr_is(h, "upgrade")) {
 			char name[64];
 			if (h->name_len < sizeof(name)) {
 				memcpy(name, h->name, h->name_len);
 				name[h->name_len] = '\0';
-				if (token_in_list(conn_h->value, conn_h->value_len, name))
+				if (l7_token_in_list(conn_h->value, conn_h->value_len, name))
 					continue;
 			}
 		}
@@ -490,6 +452,13 @@ wipe_sbuf(struct sbuf *b)
 	if (b->p)
 		OPENSSL_cleanse(b->p, b->cap);
 	sbuf_free(b);
+}
+
+static void
+answer_error_bad(struct conn *c)
+{
+	l7_answer_error(c, 400, "Bad Request", "bad_request", "inference.local takes origin-form "
+	    "requests (POST /v1/messages HTTP/1.1)");
 }
 
 /*
@@ -518,14 +487,14 @@ on_request(struct conn *c)
 
 	if (n == 0) {
 		if (x->c.inlen >= HTTP_MAX_HEAD) {
-			answer_error(c, 431, "Request Header Fields Too Large", "bad_request",
+			l7_answer_error(c, 431, "Request Header Fields Too Large", "bad_request",
 			    "request head too large");
 			return false;
 		}
 		return true;
 	}
 	if (n < 0) {
-		answer_error(c, status ? status : 400, status == 414 ? "URI Too Long" :
+		l7_answer_error(c, status ? status : 400, status == 414 ? "URI Too Long" :
 		    status == 431 ? "Request Header Fields Too Large" : status == 501 ?
 		    "Not Implemented" : status == 505 ? "HTTP Version Not Supported" :
 		    "Bad Request", "bad_request", why ? why : "malformed request");
@@ -533,9 +502,25 @@ on_request(struct conn *c)
 	}
 	snprintf(x->method, sizeof(x->method), "%s", req.method);
 	x->nreq++;
+	if (c->kind == K_INFER) {
+		/* inference.local: no network decision; the router decides per request. */
+		if (req.form == HTTP_FORM_AUTHORITY || req.form == HTTP_FORM_ASTERISK) {
+			answer_error_bad(c);
+			return false;
+		}
+		if ((prob = http_target_normalize(req.path, req.path_len, false, &t))) {
+			snprintf(reason, sizeof(reason), "request path refused: %s", prob);
+			l7_answer_error(c, 400, "Bad Request", "bad_path", reason);
+			http_target_free(&t);
+			return false;
+		}
+		ok = infer_request(c, &req, (size_t)n, &t, NULL);
+		http_target_free(&t);
+		return ok;
+	}
 	/* The request must be for the host the connection was allowed to reach. */
 	if (req.form == HTTP_FORM_AUTHORITY) {
-		answer_error(c, 400, "Bad Request", "bad_request",
+		l7_answer_error(c, 400, "Bad Request", "bad_request",
 		    "CONNECT inside an inspected connection is not allowed");
 		return false;
 	}
@@ -587,7 +572,7 @@ on_request(struct conn *c)
 		snprintf(reason, sizeof(reason), "request path refused: %s", prob);
 		c->px->stats.denied++;
 		l7_emit(c, "http.request", "deny", reason, req.method, p, NULL);
-		answer_error(c, 400, "Bad Request", "bad_path", reason);
+		l7_answer_error(c, 400, "Bad Request", "bad_path", reason);
 		http_target_free(&t);
 		return false;
 	}
@@ -616,6 +601,20 @@ on_request(struct conn *c)
 		sbuf_free(&extra);
 		goto out;
 	}
+	/*
+	 * A provider's own host: whatever carries a body is read by the
+	 * classifiers and governed like a request to inference.local, with
+	 * this provider as the only candidate.
+	 */
+	{
+		const struct infer_provider *ip = infer_provider_at(&px->policy->inference,
+		    c->dst.host, c->dst.port);
+		if (ip && req.body != HTTP_BODY_NONE) {
+			sbuf_free(&extra);
+			ok = infer_request(c, &req, (size_t)n, &t, ip);
+			goto out;
+		}
+	}
 	/* Allowed (or audited): build what goes upstream, then let credentials in or not. */
 	upgrade = http_find_header(&req, "upgrade") != NULL;
 	sbuf_init(&head, HTTP_MAX_HEAD + 65536);
@@ -623,7 +622,7 @@ on_request(struct conn *c)
 	if (head.overflow) {
 		wipe_sbuf(&head);
 		sbuf_free(&extra);
-		answer_error(c, 431, "Request Header Fields Too Large", "bad_request",
+		l7_answer_error(c, 431, "Request Header Fields Too Large", "bad_request",
 		    "request head too large");
 		goto out;
 	}
@@ -651,17 +650,17 @@ on_request(struct conn *c)
 	    extra.len ? extra.p : NULL) < 0) {
 		wipe_sbuf(&head);
 		sbuf_free(&extra);
-		answer_error(c, 403, "Forbidden", "policy_denied", "the audit trail cannot be "
+		l7_answer_error(c, 403, "Forbidden", "policy_denied", "the audit trail cannot be "
 		    "written, so no request is allowed (nothing may go unrecorded)");
 		goto out;
 	}
 	sbuf_free(&extra);
 	px->stats.allowed++;
-	out_add(&x->u, head.p, head.len);
+	l7_out_add(&x->u, head.p, head.len);
 	if (cr.has_secret)
 		x->u.out_secret = true;
 	wipe_sbuf(&head);
-	in_consume(&x->c, (size_t)n);
+	l7_in_consume(&x->c, (size_t)n);
 	http_body_init(&x->reqbody, &req);
 	x->rq = x->reqbody.done ? RQ_DONE : RQ_BODY;
 	x->rs = RS_HEAD;
@@ -698,20 +697,22 @@ on_response(struct conn *c)
 		    why ? why : "malformed");
 		l7_emit(c, "http.response", "error", reason, x->method, NULL, NULL);
 		if (x->resp_started) {
-			closing(x);
+			l7_closing(x);
 		} else {
-			answer_error(c, 502, "Bad Gateway", "bad_upstream_response", reason);
+			l7_answer_error(c, 502, "Bad Gateway", "bad_upstream_response", reason);
 		}
 		return false;
 	}
-	out_add(&x->c, x->u.in, (size_t)n);
-	in_consume(&x->u, (size_t)n);
+	if (infer_active(c))
+		return infer_response_head(c, &r, (size_t)n);
+	l7_out_add(&x->c, x->u.in, (size_t)n);
+	l7_in_consume(&x->u, (size_t)n);
 	x->resp_started = true;
 	if (r.status >= 100 && r.status < 200 && r.status != 101)
 		return true;		/* interim: the final answer follows */
 	if (r.status == 101) {
 		if (!x->upgrade_req) {
-			closing(x);
+			l7_closing(x);
 			return false;
 		}
 		x->phase = P_UPGRADED;
@@ -732,13 +733,13 @@ move_body(struct side *from, struct side *to, struct http_body *b, bool *done)
 {
 	ssize_t used;
 
-	if (!from->inlen || out_pending(to) >= OUT_HIGH)
+	if (!from->inlen || l7_out_pending(to) >= OUT_HIGH)
 		return 0;
 	used = http_body_feed(b, from->in, from->inlen);
 	if (used < 0)
 		return -1;
-	out_add(to, from->in, (size_t)used);
-	in_consume(from, (size_t)used);
+	l7_out_add(to, from->in, (size_t)used);
+	l7_in_consume(from, (size_t)used);
 	*done = b->done;
 	return used > 0;
 }
@@ -748,10 +749,10 @@ move_raw(struct side *from, struct side *to)
 {
 	size_t n = from->inlen;
 
-	if (!n || out_pending(to) >= OUT_HIGH)
+	if (!n || l7_out_pending(to) >= OUT_HIGH)
 		return 0;
-	out_add(to, from->in, n);
-	in_consume(from, n);
+	l7_out_add(to, from->in, n);
+	l7_in_consume(from, n);
 	return 1;
 }
 
@@ -777,8 +778,8 @@ handshake_failed(struct conn *c, struct side *s, bool client)
 	l7_emit(c, "tls.handshake", "error", x->upfail, NULL, NULL, NULL);
 }
 
-static int
-handshake(struct conn *c, struct side *s, bool client)
+int
+l7_handshake(struct conn *c, struct side *s, bool client)
 {
 	int r;
 
@@ -814,7 +815,7 @@ run(struct conn *c)
 			unsigned char b;
 			ssize_t n;
 
-			if (side_flush(&x->c) < 0)
+			if (l7_side_flush(&x->c) < 0)
 				goto broken;
 			n = recv(c->cfd, &b, 1, MSG_PEEK);
 
@@ -853,10 +854,10 @@ run(struct conn *c)
 			break;
 		}
 		case P_HANDSHAKE:
-			if ((r = handshake(c, &x->c, true)) < 0)
+			if ((r = l7_handshake(c, &x->c, true)) < 0)
 				return false;
 			p |= r;
-			if (!x->upfail[0] && (r = handshake(c, &x->u, false)) < 0) {
+			if (!x->upfail[0] && (r = l7_handshake(c, &x->u, false)) < 0) {
 				/* Answered over the client's TLS once that is up. */
 				p = 1;
 			} else {
@@ -864,7 +865,7 @@ run(struct conn *c)
 			}
 			if (x->c.hs_done && x->upfail[0]) {
 				x->phase = P_EXCHANGE;
-				answer_error(c, 502, "Bad Gateway", "upstream_tls_failed", x->upfail);
+				l7_answer_error(c, 502, "Bad Gateway", "upstream_tls_failed", x->upfail);
 				p = 1;
 				break;
 			}
@@ -875,19 +876,36 @@ run(struct conn *c)
 			}
 			break;
 		case P_EXCHANGE:
-			if ((r = side_flush(&x->c)) < 0)
+			if ((r = l7_side_flush(&x->c)) < 0)
 				goto broken;
 			p |= r;
-			if ((r = side_flush(&x->u)) < 0)
+			/* The router's connections have no upstream until a provider is chosen. */
+			if (x->u.fd >= 0 && !(x->g && x->rq == RQ_GCONNECT) &&
+			    (r = l7_side_flush(&x->u)) < 0)
 				goto broken;
 			p |= r;
-			if ((x->rq == RQ_HEAD || x->rq == RQ_BODY) && (r = side_read(&x->c)) < 0)
+			if ((x->rq == RQ_HEAD || x->rq == RQ_BODY || x->rq == RQ_GBODY) &&
+			    (r = l7_side_read(&x->c)) < 0)
 				goto broken;
 			p |= r;
 			/* Between exchanges too: an upstream closing then ends the connection. */
-			if (x->rs != RS_DONE && (r = side_read(&x->u)) < 0)
-				goto broken;
+			if (x->u.fd >= 0 && x->rq != RQ_GCONNECT && x->rs != RS_DONE &&
+			    (r = l7_side_read(&x->u)) < 0) {
+				if (c->kind != K_INFER || x->rs != RS_IDLE)
+					goto broken;
+				x->u.eof = true;	/* the provider's connection ended: the next request makes another */
+				r = 1;
+			}
 			p |= r;
+			if (x->rq == RQ_GBODY || x->rq == RQ_GWAIT || x->rq == RQ_GCONNECT) {
+				bool closed;
+				r = infer_run(c, &closed);
+				if (closed)
+					return false;
+				p |= r;
+				if (x->phase != P_EXCHANGE)
+					break;
+			}
 			if (x->rs == RS_IDLE && x->u.inlen) {
 				/* Bytes nobody asked for: the upstream is out of step. */
 				goto broken;
@@ -899,7 +917,7 @@ run(struct conn *c)
 					if (!on_request(c))
 						break;
 					p |= x->c.inlen != before || x->rq != RQ_HEAD;
-				} else if (x->c.eof || x->u.eof) {
+				} else if (x->c.eof || (x->u.eof && c->kind != K_INFER)) {
 					/* Either side finished between requests: done. */
 					px_conn_close(c);
 					return false;
@@ -912,7 +930,7 @@ run(struct conn *c)
 			if (x->rq == RQ_BODY) {
 				bool done = false;
 				if ((r = move_body(&x->c, &x->u, &x->reqbody, &done)) < 0) {
-					answer_error(c, 400, "Bad Request", "bad_request",
+					l7_answer_error(c, 400, "Bad Request", "bad_request",
 					    "malformed chunked request body");
 					break;
 				}
@@ -936,6 +954,14 @@ run(struct conn *c)
 				if (!on_response(c))
 					break;
 			}
+			if (x->rs == RS_BODY && infer_response_restoring(c)) {
+				bool done = false;
+				if ((r = infer_response_body(c, &done)) < 0)
+					goto broken;
+				p |= r;
+				if (done)
+					x->rs = RS_DONE;
+			}
 			if (x->rs == RS_BODY) {
 				bool done = false;
 				if ((r = move_body(&x->u, &x->c, &x->respbody, &done)) < 0)
@@ -952,8 +978,9 @@ run(struct conn *c)
 				}
 			}
 			if (x->rq == RQ_DONE && x->rs == RS_DONE) {
+				infer_request_done(c);
 				if (x->close_after || x->one_shot) {
-					closing(x);
+					l7_closing(x);
 				} else {
 					x->rq = RQ_HEAD;
 					x->rs = RS_IDLE;
@@ -962,30 +989,30 @@ run(struct conn *c)
 			}
 			break;
 		case P_UPGRADED:
-			if ((r = side_flush(&x->c)) < 0 || side_flush(&x->u) < 0)
+			if ((r = l7_side_flush(&x->c)) < 0 || l7_side_flush(&x->u) < 0)
 				goto broken;
 			p |= r;
-			if ((r = side_read(&x->c)) < 0 || side_read(&x->u) < 0)
+			if ((r = l7_side_read(&x->c)) < 0 || l7_side_read(&x->u) < 0)
 				goto broken;
 			p |= r;
 			p |= move_raw(&x->c, &x->u);
 			p |= move_raw(&x->u, &x->c);
-			if (x->c.eof && !x->c.inlen && !out_pending(&x->u))
-				side_shut(&x->u);
-			if (x->u.eof && !x->u.inlen && !out_pending(&x->c))
-				side_shut(&x->c);
+			if (x->c.eof && !x->c.inlen && !l7_out_pending(&x->u))
+				l7_side_shut(&x->u);
+			if (x->u.eof && !x->u.inlen && !l7_out_pending(&x->c))
+				l7_side_shut(&x->c);
 			if (x->c.shut && x->u.shut) {
 				px_conn_close(c);
 				return false;
 			}
 			break;
 		case P_CLOSING:
-			if ((r = side_flush(&x->c)) < 0)
+			if ((r = l7_side_flush(&x->c)) < 0)
 				goto broken;
-			if (!out_pending(&x->c)) {
-				side_shut(&x->c);
+			if (!l7_out_pending(&x->c)) {
+				l7_side_shut(&x->c);
 				if (x->u.ssl && x->u.hs_done)
-					side_shut(&x->u);
+					l7_side_shut(&x->u);
 				px_conn_close(c);
 				return false;
 			}
@@ -1012,7 +1039,7 @@ l7_start(struct conn *c)
 	x->c.fd = c->cfd;
 	x->u.fd = c->ufd;
 	x->rs = RS_IDLE;
-	if (c->kind == K_FORWARD) {
+	if (c->fwd_raw) {
 		/* The request is replayed through inspection; what was prepared is dropped. */
 		sbuf_free(&c->to_up.b);
 		c->to_up.off = 0;
@@ -1026,15 +1053,24 @@ l7_start(struct conn *c)
 	} else {
 		/* The CONNECT/SOCKS answer first, then the client's first byte says TLS or not. */
 		if (!px_pending_empty(&c->to_client)) {
-			out_add(&x->c, c->to_client.b.p + c->to_client.off,
+			l7_out_add(&x->c, c->to_client.b.p + c->to_client.off,
 			    c->to_client.b.len - c->to_client.off);
 			sbuf_free(&c->to_client.b);
 			c->to_client.off = 0;
 		}
-		side_flush(&x->c);
-		x->phase = P_SNIFF;
-		x->deadline = now_ns() + c->px->header_ns;
+		l7_side_flush(&x->c);
+		x->phase = c->kind == K_INFER ? P_EXCHANGE : P_SNIFF;
+		x->deadline = c->kind == K_INFER ? 0 : now_ns() + c->px->header_ns;
 	}
+	if (run(c))
+		l7_update(c);
+}
+
+void
+l7_kick(struct conn *c)
+{
+	if (c->st == C_DEAD)
+		return;
 	if (run(c))
 		l7_update(c);
 }
@@ -1066,7 +1102,7 @@ side_events(const struct l7 *x, const struct side *s, bool reading)
 {
 	uint32_t ev = 0;
 
-	if (out_pending(s))
+	if (l7_out_pending(s))
 		ev |= EPOLLOUT;
 	if (s->want)
 		ev |= s->want;
@@ -1083,7 +1119,7 @@ l7_update(struct conn *c)
 
 	switch (x->phase) {
 	case P_SNIFF:
-		ce = EPOLLIN | (out_pending(&x->c) ? EPOLLOUT : 0);
+		ce = EPOLLIN | (l7_out_pending(&x->c) ? EPOLLOUT : 0);
 		break;
 	case P_HANDSHAKE:
 		ce = side_events(x, &x->c, false) | (x->c.hs_done ? 0 : x->c.want ? 0 : EPOLLIN);
@@ -1093,13 +1129,17 @@ l7_update(struct conn *c)
 		break;
 	case P_EXCHANGE:
 		ce = side_events(x, &x->c, x->rq != RQ_DONE && (x->rq != RQ_HEAD ||
-		    x->rs == RS_IDLE) && out_pending(&x->u) < OUT_HIGH);
+		    x->rs == RS_IDLE) && l7_out_pending(&x->u) < OUT_HIGH);
 		/* Between requests the upstream is watched too: its closing ends the connection. */
-		ue = side_events(x, &x->u, x->rs != RS_DONE && out_pending(&x->c) < OUT_HIGH);
+		if (x->rq == RQ_GCONNECT)
+			ue = infer_upstream_events(c);
+		else
+			ue = side_events(x, &x->u, x->rs != RS_DONE && !x->u.eof &&
+			    l7_out_pending(&x->c) < OUT_HIGH);
 		break;
 	case P_UPGRADED:
-		ce = side_events(x, &x->c, out_pending(&x->u) < OUT_HIGH);
-		ue = side_events(x, &x->u, out_pending(&x->c) < OUT_HIGH);
+		ce = side_events(x, &x->c, l7_out_pending(&x->u) < OUT_HIGH);
+		ue = side_events(x, &x->u, l7_out_pending(&x->c) < OUT_HIGH);
 		break;
 	case P_CLOSING:
 		ce = EPOLLOUT;
@@ -1115,6 +1155,10 @@ l7_sweep(struct conn *c, uint64_t now)
 {
 	struct l7 *x = c->l7;
 
+	if (infer_sweep(c, now)) {
+		l7_kick(c);
+		return;
+	}
 	if (x->deadline && now >= x->deadline) {
 		if (x->phase == P_SNIFF || x->phase == P_HANDSHAKE)
 			l7_emit(c, "tls.handshake", "error", "the TLS handshake did not finish in time",
@@ -1133,6 +1177,7 @@ l7_free(struct conn *c)
 
 	if (!x)
 		return;
+	infer_free(c);
 	side_free(&x->c);
 	side_free(&x->u);
 	free(x);

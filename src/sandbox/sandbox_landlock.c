@@ -30,6 +30,10 @@
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
 #endif
+#ifndef LANDLOCK_ACCESS_NET_BIND_TCP
+#define LANDLOCK_ACCESS_NET_BIND_TCP (1ULL << 0)
+#define LANDLOCK_ACCESS_NET_CONNECT_TCP (1ULL << 1)
+#endif
 #ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
 #define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
 #define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
@@ -190,5 +194,55 @@ landlock_apply(const struct landlock_result *r, struct werr *err)
 	if (syscall(SYS_landlock_restrict_self, r->ruleset_fd, 0) < 0)
 		return werr_sys(err, "landlock_restrict_self");
 	close(r->ruleset_fd);
+	return 0;
+}
+
+/*
+ * A read-only world for a classifier sidecar: every filesystem right is
+ * handled and only read and execute are granted, beneath the given paths;
+ * on ABI 4+ every TCP bind and connect is handled and none granted (the
+ * sidecar also sits in an empty network namespace when one can be made);
+ * on ABI 6+ abstract unix sockets and signals are scoped.  Returns 0 with
+ * out->ruleset_fd -1 when the kernel has no Landlock (the caller warns).
+ */
+int
+landlock_prepare_readonly(const struct strv *paths, struct landlock_result *out,
+    struct werr *err)
+{
+	struct ll_attr attr = { 0 };
+	size_t attr_size = sizeof(uint64_t);
+	uint64_t all;
+	int abi, rfd;
+
+	memset(out, 0, sizeof(*out));
+	out->ruleset_fd = -1;
+	abi = landlock_abi_version();
+	if (abi <= 0)
+		return 0;
+	out->abi = abi;
+	all = fs_rights_for_abi(abi);
+	attr.handled_access_fs = all;
+	if (abi >= 4) {
+		attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
+		attr_size = 2 * sizeof(uint64_t);
+	}
+	if (abi >= 6) {
+		attr.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
+		attr_size = sizeof(attr);
+		out->scoped = true;
+	}
+	rfd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+	if (rfd < 0)
+		return werr_sys(err, "landlock_create_ruleset");
+	for (size_t i = 0; i < paths->n; i++) {
+		/* A system directory this machine lacks (/lib64) is no error. */
+		if (access(paths->v[i], F_OK) < 0)
+			continue;
+		if (add_rule(rfd, paths->v[i], FS_RX, all, err) < 0) {
+			close(rfd);
+			return -1;
+		}
+	}
+	out->ruleset_fd = rfd;
 	return 0;
 }

@@ -355,35 +355,35 @@ redundant(const struct plan *pl, size_t i)
 }
 
 /*
- * The CA bundle (system roots + the sandbox's own CA, written by the
- * supervisor) over the system store, read-only, so that clients which
- * ignore SSL_CERT_FILE and friends trust the proxy's certificates too.
- * The supervisor's state directory may be closed to the agent's user
- * (warden run as root), so the bundle arrives as an open file and is
- * copied onto the base tmpfs, then bound from there.  Without a visible
- * /etc the path is created on the skeleton; a store that cannot be
- * covered (a read-only /etc bound without ssl/certs) is reported, and
- * inspected TLS then fails in the client, visibly.
+ * A file the supervisor wrote for the sandbox, bound read-only over a
+ * system path: the CA bundle (system roots + the sandbox's own CA) over
+ * the system store, so that clients which ignore SSL_CERT_FILE and friends
+ * trust the proxy's certificates too; an /etc/hosts that names
+ * inference.local.  The supervisor's state directory may be closed to the
+ * agent's user (warden run as root), so the file arrives open and is
+ * copied onto the base tmpfs (as copy, a name at its root), then bound
+ * from there.  Without a visible /etc the path is created on the
+ * skeleton; a path that cannot be covered (a read-only /etc bound without
+ * it) is reported, and the client then fails visibly.
  */
 static int
-mount_ca_bundle(int fd, struct werr *err)
+mount_file_over(int fd, const char *copy, const char *dest, struct werr *err)
 {
-	static const char dest[] = "/etc/ssl/certs/ca-certificates.crt";
 	char dst[PATH_MAX], buf[65536];
 	struct stat st;
 	struct werr e2 = { 0 };
 	off_t off = 0;
-	int out = open("/ca-bundle", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	int out = open(copy, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 
 	if (out < 0)
-		return werr_sys(err, "copy the CA bundle");
+		return werr_sys(err, "copy %s", dest);
 	for (;;) {
 		ssize_t n = pread(fd, buf, sizeof(buf), off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (n > 0 && write_all(out, buf, (size_t)n) < 0)) {
 			close(out);
-			return werr_sys(err, "copy the CA bundle");
+			return werr_sys(err, "copy %s", dest);
 		}
 		if (n == 0)
 			break;
@@ -393,14 +393,14 @@ mount_ca_bundle(int fd, struct werr *err)
 	close(fd);	/* init's copy; the agent never sees it */
 	snprintf(dst, sizeof(dst), NEW "%s", dest);
 	if (lstat(dst, &st) < 0 && make_point(dest, false, NULL, &e2) < 0) {
-		log_warnx("cannot place the sandbox's CA bundle at %s: %s", dest, e2.msg);
+		log_warnx("cannot place the sandbox's %s: %s", dest, e2.msg);
 		return 0;
 	}
-	if (mount("/ca-bundle", dst, NULL, MS_BIND, NULL) < 0)
-		return werr_sys(err, "bind the CA bundle over %s", dest);
+	if (mount(copy, dst, NULL, MS_BIND, NULL) < 0)
+		return werr_sys(err, "bind over %s", dest);
 	if (sys_mount_setattr(dst, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 	    MOUNT_ATTR_NOEXEC, 0) < 0)
-		return werr_sys(err, "restrict the CA bundle mount");
+		return werr_sys(err, "make %s read-only", dest);
 	return 0;
 }
 
@@ -475,7 +475,10 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 	}
 	if (setup_proc(err) < 0 || setup_dev(err) < 0)
 		goto out;
-	if (s->ca_bundle_fd >= 0 && mount_ca_bundle(s->ca_bundle_fd, err) < 0)
+	if (s->ca_bundle_fd >= 0 && mount_file_over(s->ca_bundle_fd, "/ca-bundle",
+	    "/etc/ssl/certs/ca-certificates.crt", err) < 0)
+		goto out;
+	if (s->hosts_fd >= 0 && mount_file_over(s->hosts_fd, "/hosts", "/etc/hosts", err) < 0)
 		goto out;
 	for (size_t i = 0; i < pl.n; i++)
 		if (pl.v[i].kind == M_MASK &&

@@ -1,8 +1,9 @@
 /*
  * The sandbox's network: loopback only, plus the proxy's doorways.
  *
- * init creates, inside the new network namespace, the two listening
- * sockets the agent reaches the proxy through and a sock_diag netlink
+ * init creates, inside the new network namespace, the listening sockets
+ * the agent reaches the proxy through (3128 HTTP, 1080 SOCKS5, 80 for
+ * http://inference.local) and a sock_diag netlink
  * socket for attribution, and passes all three to the supervisor before
  * the agent exists.  A socket's network namespace is fixed when it is
  * created, so the supervisor can accept on them and query the sandbox's
@@ -67,20 +68,29 @@ listen_on(uint16_t port, struct werr *err)
 int
 net_proxy_sockets(int fds[NET_NFDS], struct werr *err)
 {
-	fds[NET_FD_HTTP] = listen_on(PROXY_HTTP_PORT, err);
-	if (fds[NET_FD_HTTP] < 0)
-		return -1;
-	fds[NET_FD_SOCKS] = listen_on(PROXY_SOCKS_PORT, err);
-	if (fds[NET_FD_SOCKS] < 0) {
-		close(fds[NET_FD_HTTP]);
-		return -1;
-	}
+	static const uint16_t ports[] = {
+		[NET_FD_HTTP] = PROXY_HTTP_PORT, [NET_FD_SOCKS] = PROXY_SOCKS_PORT,
+		[NET_FD_INFER] = PROXY_INFER_PORT,
+	};
+
+	for (int i = 0; i < NET_NFDS; i++)
+		fds[i] = -1;
+	/*
+	 * Port 80 is privileged, but init still holds every capability of the
+	 * sandbox's own user namespace, which owns this network namespace.
+	 */
+	for (int i = 0; i < NET_FD_DIAG; i++)
+		if ((fds[i] = listen_on(ports[i], err)) < 0)
+			goto fail;
 	fds[NET_FD_DIAG] = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fds[NET_FD_DIAG] < 0) {
 		werr_sys(err, "sock_diag socket");
-		close(fds[NET_FD_HTTP]);
-		close(fds[NET_FD_SOCKS]);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	for (int i = 0; i < NET_NFDS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return -1;
 }

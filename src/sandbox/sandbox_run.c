@@ -9,6 +9,7 @@
  * signal, trace or read it.
  */
 #include "sb_internal.h"
+#include "sandbox_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +103,39 @@ remove_placeholders(struct strv *made)
 	strv_free(made);
 }
 
+/*
+ * The sandbox's /etc/hosts: the host's, plus inference.local on the
+ * loopback address where the router listens (port 80 in the sandbox).
+ * Written to the state directory and handed to init open.
+ */
+static int
+write_hosts(const char *state_dir, struct werr *err)
+{
+	static const char line[] = "\n# warden: the privacy router\n127.0.0.1\t" INFER_HOST "\n";
+	char path[PATH_MAX], buf[65536];
+	ssize_t n = 0;
+	int in = open("/etc/hosts", O_RDONLY | O_CLOEXEC), out;
+
+	snprintf(path, sizeof(path), "%s/hosts", state_dir);
+	out = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+	if (out < 0) {
+		if (in >= 0)
+			close(in);
+		return werr_sys(err, "create %s", path);
+	}
+	while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write_all(out, buf, (size_t)n) < 0)
+			break;
+	if (in >= 0)
+		close(in);
+	if (n != 0 || write_all(out, line, sizeof(line) - 1) < 0) {
+		werr_sys(err, "write %s", path);
+		close(out);
+		return -1;
+	}
+	return out;
+}
+
 struct sup {
 	const struct sandbox_spec *spec;
 	struct evloop *loop;
@@ -124,6 +158,9 @@ struct sup {
 	/* Handed to the proxy when it starts. */
 	struct tlsca *ca;
 	struct credstore *creds;
+	/* Classifier sidecars (an inference section): launched confined, handed to the proxy. */
+	struct guard_launch gl;
+	char *guard_rules;
 	/* Audit. */
 	struct execmon *execmon;
 	struct audit *audit;
@@ -295,8 +332,30 @@ section(const char *canon, const char *key)
 
 /* Sections fixed at start: a change needs a new sandbox. */
 static const char *const static_sections[] = { "version", "filesystem_policy", "landlock",
-	"credentials",
+	"credentials", "classifiers",
 	"process", "audit" };
+
+/*
+ * inference is dynamic except its custom detection rules: the built-in
+ * classifier compiles them once, when it starts.
+ */
+static bool
+same_custom(const struct inference *a, const struct inference *b)
+{
+	if (a->ncustom != b->ncustom || a->base64_min_tier != b->base64_min_tier)
+		return false;
+	for (size_t i = 0; i < a->ncustom; i++) {
+		const struct infer_custom *x = &a->custom[i], *y = &b->custom[i];
+
+		if (strcmp(x->name, y->name) || x->tier != y->tier || !x->pattern != !y->pattern ||
+		    (x->pattern && strcmp(x->pattern, y->pattern)) || x->terms.n != y->terms.n)
+			return false;
+		for (size_t j = 0; j < x->terms.n; j++)
+			if (strcmp(x->terms.v[j], y->terms.v[j]))
+				return false;
+	}
+	return true;
+}
 
 static void
 policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct sbuf *out)
@@ -338,7 +397,7 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 			snprintf(why, sizeof(why), "'%s' differs from the running policy", 
 			    static_sections[i]);
 			sbuf_addf(out, "error\n%s: error: %s; it is fixed when the sandbox starts "
-			    "(only network_policies can change while it runs): restart the sandbox "
+			    "(only network_policies, inference and approvals can change while it runs): restart the sandbox "
 			    "to change it\nthe running policy (revision %llu) is unchanged\n", file,
 			    why, (unsigned long long)s->revision);
 			policy_event(s, "policy.reject", "deny", why);
@@ -350,6 +409,20 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 		}
 	}
 	free(oldc);
+	if (!same_custom(&s->policy->inference, &np->inference) ||
+	    s->policy->inference.present != np->inference.present) {
+		static const char why[] = "inference.custom and inference.base64_min_tier (the "
+		    "built-in classifier's rules), and whether there is an inference section at all, "
+		    "are fixed when the sandbox starts";
+		sbuf_addf(out, "error\n%s: error: %s: restart the sandbox to change them\n"
+		    "the running policy (revision %llu) is unchanged\n", file, why,
+		    (unsigned long long)s->revision);
+		policy_event(s, "policy.reject", "deny", why);
+		free(newc);
+		policy_free(np);
+		free(np);
+		return;
+	}
 	policy_hash(np, hash);
 	s->revision++;
 	snprintf(s->st.policy_hash, sizeof(s->st.policy_hash), "%s", hash);
@@ -392,6 +465,69 @@ on_control(const char *req, size_t len, struct sbuf *out, void *arg)
 /* ---- egress ------------------------------------------------------------------ */
 
 static void
+on_guard_event(void *arg, const char *classifier, const char *what, const char *detail)
+{
+	struct sup *s = arg;
+	char type[64], extra[300];
+	struct event ev = { .revision = s->revision, .policy_hash = s->st.policy_hash };
+
+	snprintf(type, sizeof(type), "classifier.%s", what);
+	snprintf(extra, sizeof(extra), "\"classifier\":");
+	{
+		struct sbuf b;
+		sbuf_init(&b, 256);
+		sbuf_add_json(&b, classifier);
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s", b.p);
+		sbuf_free(&b);
+	}
+	ev.type = type;
+	ev.decision = strcmp(what, "started") == 0 || strcmp(what, "restarted") == 0 ? NULL :
+	    "error";
+	ev.reason = detail;
+	ev.extra_json = extra;
+	event_emit(&ev);
+}
+
+/*
+ * The classifier chain: the built-in warden-guard first, then the
+ * policy's classifiers in order.  Without it the proxy refuses every
+ * inference request (fail closed), so a failure here is loud.
+ */
+static struct guard_pool *
+start_guards(struct sup *s)
+{
+	const struct policy *p = s->policy;
+	struct guard_spec specs[GUARD_POOL_MAX];
+	static char exe[PATH_MAX];
+	char *builtin_argv[] = { exe, "--rules-fd", "4", NULL };
+	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8",
+		"WARDEN_GUARD_FD=3", NULL };
+	struct werr err = { 0 };
+	struct guard_pool *pool;
+	size_t n = 0;
+
+	if (guard_find_builtin(exe, sizeof(exe), &err) < 0 ||
+	    !(s->guard_rules = guard_rules_json(&p->inference))) {
+		log_warnx("%s: every inference request will be refused", err.msg[0] ? err.msg :
+		    "the classifier rules are too large");
+		return NULL;
+	}
+	s->gl = (struct guard_launch){ .policy = p, .rules = s->guard_rules,
+		.rules_len = strlen(s->guard_rules), .envp = envp, .drop_ids = geteuid() == 0,
+		.uid = s->spec->uid, .gid = s->spec->gid, .supervisor = getpid() };
+	specs[n++] = (struct guard_spec){ .name = "builtin", .argv = builtin_argv };
+	for (size_t i = 0; i < p->nclassifiers && n < GUARD_POOL_MAX; i++)
+		specs[n++] = (struct guard_spec){ .name = p->classifiers[i].name,
+			.argv = p->classifiers[i].command.v,
+			.timeout_ms = p->classifiers[i].timeout_ms };
+	pool = guard_pool_new(s->loop, specs, n, guard_sidecar_spawn, &s->gl, on_guard_event, s,
+	    &err);
+	if (!pool)
+		log_warnx("classifiers: %s: every inference request will be refused", err.msg);
+	return pool;
+}
+
+static void
 start_proxy(struct sup *s)
 {
 	struct werr err = { 0 };
@@ -409,8 +545,12 @@ start_proxy(struct sup *s)
 	cfg.attrib = a;
 	cfg.hosts = s->spec->hosts;
 	cfg.nhosts = s->spec->nhosts;
+	cfg.infer_fd = steal_fd(&s->netfd[NET_FD_INFER]);
+	cfg.sandbox = s->spec->name;
 	cfg.ca = steal_pointer(&s->ca);
 	cfg.creds = steal_pointer(&s->creds);
+	if (s->policy->inference.present)
+		cfg.guards = start_guards(s);
 	s->proxy = proxy_new(s->loop, &cfg, s->policy, s->revision, s->st.policy_hash, &err);
 	if (!s->proxy)
 		log_warnx("proxy: %s: all egress is refused", err.msg);
@@ -522,7 +662,7 @@ on_ctl(struct ev_io *io, uint32_t events)
 		if (fd >= 0 && m.value >= 0 && m.value < NET_NFDS && s->netfd[m.value] < 0) {
 			s->netfd[m.value] = steal_fd(&fd);
 			if (s->netfd[NET_FD_HTTP] >= 0 && s->netfd[NET_FD_SOCKS] >= 0 &&
-			    s->netfd[NET_FD_DIAG] >= 0 && !s->proxy)
+			    s->netfd[NET_FD_INFER] >= 0 && s->netfd[NET_FD_DIAG] >= 0 && !s->proxy)
 				start_proxy(s);
 		}
 		break;
@@ -702,6 +842,7 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 	for (int i = 0; i < NET_NFDS; i++)
 		s.netfd[i] = -1;
 	local.ca_bundle_fd = -1;
+	local.hosts_fd = -1;
 	if (state_create(spec->name, s.state_dir, sizeof(s.state_dir), &lock_fd, err) < 0) {
 		tlsca_free(s.ca);
 		credstore_free(s.creds);
@@ -718,6 +859,9 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 			goto out_state;
 		}
 	}
+	if (spec->policy->inference.present &&
+	    (local.hosts_fd = write_hosts(s.state_dir, err)) < 0)
+		goto out_state;
 	if (s.creds && write_placeholders(s.state_dir, s.creds, err) < 0)
 		goto out_state;
 	if (limits_prepare(spec->policy, spec->name, &lp, err) < 0)
@@ -840,9 +984,12 @@ out_limits:
 out_state:
 	if (local.ca_bundle_fd >= 0)
 		close(local.ca_bundle_fd);
+	if (local.hosts_fd >= 0)
+		close(local.hosts_fd);
 	/* Whatever the proxy did not take: the key and the secrets end here. */
 	tlsca_free(s.ca);
 	credstore_free(s.creds);
+	free(s.guard_rules);
 	state_remove(s.state_dir, lock_fd);
 	return status;
 }

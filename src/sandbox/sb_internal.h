@@ -48,6 +48,9 @@ struct landlock_result {
 int landlock_prepare(const struct policy *p, const char *workdir, const char *home,
     struct landlock_result *out, struct werr *err);
 int landlock_apply(const struct landlock_result *r, struct werr *err);
+/* Read and execute beneath paths, nothing else; no TCP (classifier sidecars). */
+int landlock_prepare_readonly(const struct strv *paths, struct landlock_result *out,
+    struct werr *err);
 
 /* ---- seccomp ------------------------------------------------------------- */
 /*
@@ -85,7 +88,7 @@ int sandbox_spawn(const struct sandbox_spec *s, const struct limits_plan *lp,
 
 /* ---- network ------------------------------------------------------------ */
 int net_loopback_up(struct werr *err);
-enum { NET_FD_HTTP, NET_FD_SOCKS, NET_FD_DIAG, NET_NFDS };
+enum { NET_FD_HTTP, NET_FD_SOCKS, NET_FD_INFER, NET_FD_DIAG, NET_NFDS };
 /* In init: the proxy's listening sockets and a sock_diag socket, in the sandbox netns. */
 int net_proxy_sockets(int fds[NET_NFDS], struct werr *err);
 
