@@ -692,6 +692,7 @@ connect_next(struct conn *c)
 		}
 		g->ai_next = ai->ai_next;
 		c->ufd = fd;
+		c->uio.arg = c;
 		x->u.fd = fd;
 		g->connecting = true;
 		return;

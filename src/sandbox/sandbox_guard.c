@@ -120,13 +120,22 @@ guard_sidecar_spawn(void *arg, const struct guard_spec *spec, int sockfd, pid_t 
 	if (child == 0) {
 		struct werr e2 = { 0 };
 
-		/* fd 3 = the socket, fd 4 = the rules; via high numbers so no dup2 clobbers another. */
+		/*
+		 * fd 3 = the socket, fd 4 = the rules, fd 5 = the Landlock
+		 * ruleset until it is applied; via high numbers so that no dup2
+		 * clobbers another.
+		 */
 		if (dup2(sockfd, 100) < 0 || (rfd >= 0 && dup2(rfd, 101) < 0) ||
+		    (ll.ruleset_fd >= 0 && dup2(ll.ruleset_fd, 102) < 0) ||
 		    (devnull >= 0 && dup2(devnull, 0) < 0) || dup2(100, 3) < 0 ||
-		    (rfd >= 0 && dup2(101, 4) < 0))
+		    (rfd >= 0 && dup2(101, 4) < 0) || (ll.ruleset_fd >= 0 && dup2(102, 5) < 0))
 			child_fail(spec->name, "dup2");
-		if (syscall(SYS_close_range, rfd >= 0 ? 5 : 4, ~0U, 0) < 0)
+		if (ll.ruleset_fd >= 0)
+			ll.ruleset_fd = 5;
+		if (syscall(SYS_close_range, 6, ~0U, 0) < 0)
 			child_fail(spec->name, "close_range");
+		if (rfd < 0)
+			close(4);
 		setsid();
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			child_fail(spec->name, "PR_SET_PDEATHSIG");
@@ -143,9 +152,11 @@ guard_sidecar_spawn(void *arg, const struct guard_spec *spec, int sockfd, pid_t 
 			child_fail(spec->name, "unshare");
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			child_fail(spec->name, "no_new_privs");
-		if (ll.ruleset_fd >= 0 &&
-		    syscall(SYS_landlock_restrict_self, ll.ruleset_fd, 0) < 0)
-			child_fail(spec->name, "landlock_restrict_self");
+		if (ll.ruleset_fd >= 0) {
+			if (syscall(SYS_landlock_restrict_self, ll.ruleset_fd, 0) < 0)
+				child_fail(spec->name, "landlock_restrict_self");
+			close(ll.ruleset_fd);
+		}
 		if (seccomp_apply(NULL, &e2) < 0)
 			child_fail(spec->name, "seccomp");
 		execve(spec->argv[0], spec->argv, gl->envp);

@@ -481,8 +481,9 @@ on_guard_event(void *arg, const char *classifier, const char *what, const char *
 		sbuf_free(&b);
 	}
 	ev.type = type;
-	ev.decision = strcmp(what, "started") == 0 || strcmp(what, "restarted") == 0 ? NULL :
-	    "error";
+	/* Lifecycle (started, ready, restarted) is no decision; a death or a refusal is an error. */
+	ev.decision = strcmp(what, "exited") == 0 || strcmp(what, "killed") == 0 ||
+	    strcmp(what, "refused") == 0 || strcmp(what, "spawn_failed") == 0 ? "error" : NULL;
 	ev.reason = detail;
 	ev.extra_json = extra;
 	event_emit(&ev);
