@@ -1869,6 +1869,18 @@ test_inference_valid(void)
 	check_round_trip(&p, "valid-inference");
 	policy_free(&p);
 
+	/* The example shipped in examples/ (and shown in docs/policy.md) is valid. */
+	if (CHECK(policy_load_file("examples/inference.yaml", &p, &d) == 0,
+	    "examples/inference.yaml loads")) {
+		CHECK_INT(p.inference.nproviders, 3);
+		CHECK_INT(p.inference.ncustom, 2);
+		check_round_trip(&p, "examples/inference.yaml");
+		policy_free(&p);
+	} else {
+		dump_diags(&d);
+	}
+	policy_diags_free(&d);
+
 	begin("inference: defaults");
 	if (EXPECT_OK(INF, &p)) {
 		char *c = policy_canonical(&p);
