@@ -48,6 +48,10 @@ trap 'exit 143' TERM
 
 mkdir -p "$STAGE/tests/integration"
 cp "$BUILD/warden" "$STAGE/warden"
+# The built-in classifier is found next to warden.
+if [[ -x $BUILD/warden-guard ]]; then
+	cp "$BUILD/warden-guard" "$STAGE/warden-guard"
+fi
 cp "$ROOT/tests/lib.sh" "$STAGE/tests/lib.sh"
 mkdir -p "$STAGE/tests/upstream"
 cp "$ROOT"/tests/upstream/* "$STAGE/tests/upstream/"
