@@ -2263,6 +2263,49 @@ test_inference_credentials(void)
 	EXPECT_AT_N("version: 1\ncredentials:\n  key: {from_env: K}\n", 2, 3, "key", "needs network_policies");
 }
 
+/* Mutations of the inference fixture: each loads and round-trips, or is rejected with reasons. */
+static void
+test_inference_fuzz(void)
+{
+	static const char alphabet[] = "inference:{}[],'\"-_ *?/.\\\n#ab0";
+	size_t len;
+	char *src = slurp(FIXTURES "valid-inference.yaml", &len), *buf;
+	int bad = 0;
+
+	begin("inference: mutations");
+	if (!CHECK(src != NULL, "read valid-inference.yaml"))
+		return;
+	buf = malloc(len + 8);
+	for (int i = 0; i < 2000; i++) {
+		size_t n = len, at = rnd() % len;
+
+		memcpy(buf, src, len);
+		switch (rnd() % 4) {
+		case 0:
+			buf[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+			break;
+		case 1:
+			memmove(buf + at, buf + at + 1, len - at - 1);
+			n--;
+			break;
+		case 2:
+			memmove(buf + at + 1, buf + at, len - at);
+			buf[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+			n++;
+			break;
+		default:
+			n = at;
+			break;
+		}
+		if (!fuzz_one(buf, n) && bad++ < 5)
+			printf("# mutation %d failed:\n%.*s\n", i, (int)n, buf);
+	}
+	CHECK(bad == 0, "2000 mutations: load and round-trip, or rejected with diagnostics (%d bad)",
+	    bad);
+	free(buf);
+	free(src);
+}
+
 static void
 test_inference_hash(void)
 {
@@ -2391,6 +2434,7 @@ main(void)
 	test_inference_errors();
 	test_inference_credentials();
 	test_inference_hash();
+	test_inference_fuzz();
 
 	printf("1..%d\n", n_pass + n_fail);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
