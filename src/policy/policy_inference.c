@@ -17,7 +17,9 @@
  */
 #include "policy.h"
 
+#include <dlfcn.h>
 #include <hs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -617,7 +619,35 @@ cu_terms(struct pctx *c, struct ynode *v, void *o)
  * starts; asking the library here turns a bad regex into a policy error
  * with its message instead of a classifier that cannot start.  Start of
  * match is requested because findings carry byte spans.
+ *
+ * The library is dlopen()ed, like libpsl, the first time a policy has a
+ * pattern: it is C++, and linking it would load the C++ runtime on every
+ * start of warden for a check most policies never need.
  */
+#ifndef LIBHS_SONAME
+#define LIBHS_SONAME "libhs.so.5"
+#endif
+
+static struct {
+	hs_error_t (*expression_info)(const char *, unsigned, hs_expr_info_t **,
+	    hs_compile_error_t **);
+	hs_error_t (*free_compile_error)(hs_compile_error_t *);
+} hs;
+static pthread_once_t hs_once = PTHREAD_ONCE_INIT;
+
+static void
+hs_load(void)
+{
+	void *h = dlopen(LIBHS_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return;
+	*(void **)&hs.expression_info = dlsym(h, "hs_expression_info");
+	*(void **)&hs.free_compile_error = dlsym(h, "hs_free_compile_error");
+	if (!hs.expression_info || !hs.free_compile_error)
+		hs.expression_info = NULL;
+}
+
 static const char *
 check_pattern(const char *s, char **msg)
 {
@@ -630,9 +660,13 @@ check_pattern(const char *s, char **msg)
 		return "pattern is empty";
 	if (strlen(s) > MAX_PATTERN)
 		return "pattern is longer than 1024 bytes";
-	if (hs_expression_info(s, HS_FLAG_SOM_LEFTMOST, &info, &err) != HS_SUCCESS) {
+	pthread_once(&hs_once, hs_load);
+	if (!hs.expression_info)
+		return "patterns are checked with Vectorscan, but " LIBHS_SONAME " could not be "
+		    "loaded (Debian package libvectorscan5)";
+	if (hs.expression_info(s, HS_FLAG_SOM_LEFTMOST, &info, &err) != HS_SUCCESS) {
 		*msg = xstrdup(err && err->message ? err->message : "unknown error");
-		hs_free_compile_error(err);
+		hs.free_compile_error(err);
 		return "pattern is not a valid Vectorscan expression";
 	}
 	empty = info->min_width == 0;
