@@ -237,11 +237,18 @@ px_deny_json(const struct conn *c, struct sbuf *j, const char *error, const char
 	sbuf_addf(j, ",\"pid\":%d,\"host\":", (int)c->pid);
 	sbuf_add_json(j, c->dst.host[0] ? c->dst.host : c->host);
 	sbuf_addf(j, ",\"port\":%u,\"policy_revision\":%llu,\"policy_hash\":\"%s\","
-	    "\"hint\":\"Network access is decided by warden's policy outside this sandbox "
-	    "(network_policies: an endpoint and the connecting binary must match one entry; "
-	    "protocol: rest endpoints also check each request's method and path). "
-	    "Ask the operator to change the policy.\"",
-	    (unsigned)c->port, (unsigned long long)c->px->revision, c->px->hash);
+	    "\"hint\":", (unsigned)c->port, (unsigned long long)c->px->revision, c->px->hash);
+	if (strcmp(error, "inference_denied") == 0)
+		sbuf_add_json(j, "Model requests are read by warden's classifiers outside this "
+		    "sandbox and sent only to providers trusted with their sensitivity tier (policy "
+		    "section inference). Leave the sensitive data out of the request, or ask the "
+		    "operator to change the policy. A sensitivity label can raise the tier, never "
+		    "lower it.");
+	else
+		sbuf_add_json(j, "Network access is decided by warden's policy outside this sandbox "
+		    "(network_policies: an endpoint and the connecting binary must match one entry; "
+		    "protocol: rest endpoints also check each request's method and path). "
+		    "Ask the operator to change the policy.");
 }
 
 /* A policy denial: JSON for HTTP clients, 0x02 for SOCKS, and one event. */
