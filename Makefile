@@ -5,7 +5,7 @@
 #   make bench      start-up (vs bwrap, srt), egress proxy (vs tinyproxy), audit and L7
 #                   inspection (TLS termination) benchmarks -> docs/benchmarks.md
 #   make fuzz       build the libFuzzer targets with clang and run each (policy, http,
-#                   socks5, http_l7, audit, restore) for FUZZ_SECONDS
+#                   socks5, http_l7, audit, restore, guard_proto) for FUZZ_SECONDS
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -61,7 +61,7 @@ fuzz:
 	$(FUZZBUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(FUZZBUILD)/corpus-policy fuzz/corpus/policy tests/policies
 	@# Every other parser of untrusted input, each with its seed corpus.
-	for f in http socks5 http_l7 audit restore; do \
+	for f in http socks5 http_l7 audit restore guard_proto; do \
 		mkdir -p $(FUZZBUILD)/corpus-$$f && \
 		$(FUZZBUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 			$(FUZZBUILD)/corpus-$$f fuzz/corpus/$$f || exit 1; \
