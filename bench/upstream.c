@@ -4,9 +4,10 @@
  *
  *   upstream PORTFILE
  *
- * Listens on four kernel-chosen ports of 127.0.0.1 and writes them to
+ * Listens on five kernel-chosen ports of 127.0.0.1 and writes them to
  * PORTFILE (written to PORTFILE.tmp, then renamed, so a reader never sees
- * half a file) as "echo N", "sink N", "source N" and "http N" lines:
+ * half a file) as "echo N", "sink N", "source N", "http N" and "llm N"
+ * lines:
  *
  *   echo    sends back every byte it receives (set-up latency, held tunnels)
  *   sink    reads one decimal line N, then discards N bytes and answers
@@ -17,6 +18,14 @@
  *   source  reads one decimal line N, sends N bytes, closes (download)
  *   http    answers every request head with a 2-byte 200 response and
  *           closes (requests per second through a forward proxy)
+ *   llm     a model provider stand-in for the privacy-router benchmark
+ *           (bench/router.sh): every request, whatever its method and
+ *           path, read whole (Content-Length framing) and answered with the
+ *           same small Anthropic Messages response, the connection kept
+ *           alive (closed after the answer when the request says
+ *           "Connection: close").  A request it cannot frame (chunked, no
+ *           valid Content-Length on a body, too large) gets a 400 and the
+ *           connection is closed.
  *
  * One thread, one epoll set, level-triggered, non-blocking sockets: the
  * same server serves the direct runs and both proxies, so whatever it
@@ -37,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,9 +55,10 @@
 #define IOBUF (256 * 1024)
 #define LINE_MAX_LEN 32		/* the source request: a decimal byte count */
 #define HEAD_MAX 8192		/* an HTTP request head */
+#define LLM_BODY_MAX (1 << 20)	/* an llm request body */
 
-enum kind { K_ECHO, K_SINK, K_SOURCE, K_HTTP, K_NKINDS };
-static const char *const kind_name[K_NKINDS] = { "echo", "sink", "source", "http" };
+enum kind { K_ECHO, K_SINK, K_SOURCE, K_HTTP, K_LLM, K_NKINDS };
+static const char *const kind_name[K_NKINDS] = { "echo", "sink", "source", "http", "llm" };
 
 struct conn {
 	int fd;
@@ -55,17 +66,22 @@ struct conn {
 	bool listener;
 	bool writing;		/* waiting for EPOLLOUT */
 	bool have_count;	/* sink, source: the count line has been read */
+	bool close_after;	/* llm: close once the answer is out */
 	uint64_t count;		/* sink: bytes still expected; source: bytes left to send */
 	uint64_t total;		/* sink: the count asked for */
 	char *out;		/* bytes still to send (echo tail, replies) */
 	size_t outlen, outoff;
-	char *in;		/* source line / HTTP head being read */
+	char *in;		/* source line / HTTP head (llm: requests) being read */
 	size_t inlen;
 };
 
 static int ep;
 static char iobuf[IOBUF];	/* shared: nothing is kept in it between events */
 static char zeros[IOBUF];	/* what the source sends */
+static char llm_reply[1024];	/* the llm port's whole response, head and body */
+static size_t llm_reply_len;
+
+static void llm_answer(struct conn *c);
 
 static void
 die(const char *what)
@@ -126,10 +142,16 @@ on_writable(struct conn *c)
 				return false;
 			free(c->out);
 			c->out = NULL;
-			/* An echo goes back to reading; every other reply ends it. */
-			if (c->kind == K_ECHO) {
+			/*
+			 * An echo goes back to reading, and so does a kept-alive llm
+			 * connection (answering what it already holds); every other
+			 * reply ends it.
+			 */
+			if (c->kind == K_ECHO || (c->kind == K_LLM && !c->close_after)) {
 				c->writing = false;
 				watch(c, EPOLL_CTL_MOD, EPOLLIN);
+				if (c->kind == K_LLM)
+					llm_answer(c);
 				return false;
 			}
 			if (c->kind != K_SOURCE || c->count == 0) {
@@ -208,6 +230,165 @@ read_count(struct conn *c, size_t n, size_t *used)
 	return true;
 }
 
+/* ---- llm: the model provider stand-in ---------------------------------- */
+
+/*
+ * The value of header NAME (lower case, with its colon) in the request head
+ * [head, head + len), or NULL.  Header names are matched without regard to
+ * case at the start of a line; *vlen gets the value's length, trimmed.
+ */
+static const char *
+head_value(const char *head, size_t len, const char *name, size_t *vlen)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = head; p && p < head + len; ) {
+		const char *eol = memchr(p, '\n', (size_t)(head + len - p));
+		const char *v, *e;
+
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0) {
+			v = p + nl;
+			e = eol;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			*vlen = (size_t)(e - v);
+			return v;
+		}
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+/* Whether the comma-separated header value [v, v + n) holds TOKEN (any case). */
+static bool
+has_token(const char *v, size_t n, const char *token)
+{
+	size_t tl = strlen(token);
+
+	for (size_t i = 0; i + tl <= n; i++)
+		if (strncasecmp(v + i, token, tl) == 0 && (i == 0 || v[i - 1] == ',' ||
+		    v[i - 1] == ' ') && (i + tl == n || v[i + tl] == ',' || v[i + tl] == ' '))
+			return true;
+	return false;
+}
+
+/*
+ * The framing of the request whose head is [in, in + headlen): *body gets
+ * its body length.  False when it cannot be framed by Content-Length
+ * (Transfer-Encoding, a malformed or oversize length).
+ */
+static bool
+llm_framing(const char *in, size_t headlen, size_t *body)
+{
+	size_t vl;
+	const char *v;
+	char num[24], *end;
+	unsigned long long n;
+
+	*body = 0;
+	if (head_value(in, headlen, "transfer-encoding:", &vl))
+		return false;
+	if (!(v = head_value(in, headlen, "content-length:", &vl)))
+		return true;
+	if (vl == 0 || vl >= sizeof(num) || strspn(v, "0123456789") < vl)
+		return false;
+	memcpy(num, v, vl);
+	num[vl] = '\0';
+	errno = 0;
+	n = strtoull(num, &end, 10);
+	if (errno || *end != '\0' || n > LLM_BODY_MAX)
+		return false;
+	*body = (size_t)n;
+	return true;
+}
+
+/*
+ * Send an answer now; what the socket does not take waits for EPOLLOUT.
+ * Returns false when c was closed (a send error, or the answer was the
+ * last one); c must not be touched then.
+ */
+static bool
+llm_send(struct conn *c, const char *p, size_t n)
+{
+	ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+
+	if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		conn_close(c);
+		return false;
+	}
+	if (w < 0)
+		w = 0;
+	if ((size_t)w < n) {
+		queue_out(c, p + w, n - (size_t)w);
+		return true;
+	}
+	if (c->close_after) {
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Answer every complete request held in c->in, in order, until one is
+ * incomplete or an answer has to wait for the socket (on_writable calls
+ * back here once it is out).  May close c.
+ */
+static void
+llm_answer(struct conn *c)
+{
+	static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 37\r\nConnection: close\r\n\r\n"
+	    "request not framed by Content-Length\n";
+
+	while (!c->writing && c->in) {
+		const char *end = strstr(c->in, "\r\n\r\n");
+		size_t headlen, body, total, vl;
+		const char *conn;
+
+		if (!end)
+			return;
+		headlen = (size_t)(end - c->in) + 4;
+		if (!llm_framing(c->in, headlen, &body)) {
+			c->close_after = true;
+			llm_send(c, bad, sizeof(bad) - 1);
+			return;
+		}
+		total = headlen + body;
+		if (c->inlen < total)
+			return;
+		conn = head_value(c->in, headlen, "connection:", &vl);
+		c->close_after = conn && has_token(conn, vl, "close");
+		memmove(c->in, c->in + total, c->inlen - total + 1);
+		c->inlen -= total;
+		if (!llm_send(c, llm_reply, llm_reply_len) || c->close_after)
+			return;		/* closed, or closing once the answer is out */
+	}
+}
+
+/* The llm port's response: a short Anthropic Messages reply, kept alive. */
+static void
+llm_reply_init(void)
+{
+	static const char body[] = "{\"id\":\"msg_bench\",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"model\":\"claude-sonnet-4\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"The benchmark provider read your request.\"}],\"stop_reason\":\"end_turn\","
+	    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1024,\"output_tokens\":9}}";
+	int n = snprintf(llm_reply, sizeof(llm_reply), "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "request-id: req_bench\r\n\r\n%s", sizeof(body) - 1, body);
+
+	if (n < 0 || (size_t)n >= sizeof(llm_reply)) {
+		fprintf(stderr, "upstream: the llm reply does not fit\n");
+		exit(1);
+	}
+	llm_reply_len = (size_t)n;
+}
+
 static void
 on_readable(struct conn *c)
 {
@@ -281,6 +462,13 @@ on_readable(struct conn *c)
 		}
 		if (strstr(c->in, "\r\n\r\n"))
 			queue_out(c, http_ok, sizeof(http_ok) - 1);
+		return;
+	case K_LLM:
+		if (n == 0 || !append_in(c, iobuf, (size_t)n, HEAD_MAX + LLM_BODY_MAX)) {
+			conn_close(c);
+			return;
+		}
+		llm_answer(c);
 		return;
 	default:
 		return;
@@ -358,6 +546,7 @@ main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	llm_reply_init();
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		die("epoll_create1");
