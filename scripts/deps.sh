@@ -10,7 +10,7 @@ build="gcc make meson ninja-build pkg-config libc6-dev libseccomp-dev libyaml-de
 case "$profile" in
 build) pkgs="$build" ;;
 demo)  pkgs="$build python3 curl" ;;
-test)       pkgs="$build python3 iproute2 passwd util-linux procps openssl curl git nodejs ca-certificates" ;;
+test)       pkgs="$build python3 iproute2 passwd util-linux procps openssl curl git nodejs npm ca-certificates" ;;
 bench)      pkgs="$build bubblewrap hyperfine time socat ripgrep nodejs npm tinyproxy-bin openssl" ;;
 fuzz)       pkgs="$build clang libclang-rt-14-dev" ;;
 *) echo "usage: $0 build|test|demo|bench|fuzz" >&2; exit 2 ;;

@@ -553,10 +553,10 @@ start_mockllm() {
 	[[ $# -gt 0 ]] && shift
 	dir=$(mktmp mock)
 	: >"$log"
-	local tls=()
-	[[ -n $certs ]] && tls=(--tls "$certs/cert.pem" "$certs/key.pem")
+	local tlsargs=()
+	[[ -n $certs ]] && tlsargs=(--tls "$certs/cert.pem" "$certs/key.pem")
 	"$PYTHON" "$T_ROOT/tests/upstream/mockllm.py" --port 0 --port-file "$dir/port" \
-		--name "$name" --log "$log" "${tls[@]}" "$@" >"$dir/out" 2>&1 &
+		--name "$name" --log "$log" "${tlsargs[@]}" "$@" >"$dir/out" 2>&1 &
 	track_pid $!
 	_t_wait_file "$dir/port" || return 1
 	# shellcheck disable=SC2034 # for the .t files

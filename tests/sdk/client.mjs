@@ -2,7 +2,11 @@
 // router's end-to-end tests (tests/integration/inference.t).
 //
 //   node client.mjs anthropic|openai-chat|openai-responses [--stream]
-//        --model M --prompt TEXT [--header k:v]... [--max-retries N]
+//        --model M (--prompt TEXT | --prompt-file F) [--header k:v]...
+//        [--max-retries N]
+//
+// --prompt-file reads the prompt from a file (UTF-8), so a sensitive test
+// prompt is not on a command line (warden's audit trail records argv).
 //
 // The SDKs find their base URL and key in the environment as they would
 // for any agent: ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY and
@@ -23,6 +27,7 @@
 // OpenAI SDK only its "error" member, so the raw body is taken from the
 // response itself (a fetch wrapper keeps the last one) and parsed here.
 
+import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 
@@ -44,6 +49,7 @@ function parseArgs(argv) {
     if (k === '--stream') a.stream = true;
     else if (k === '--model') a.model = val();
     else if (k === '--prompt') a.prompt = val();
+    else if (k === '--prompt-file') a.prompt = readFileSync(val(), 'utf8');
     else if (k === '--max-retries') a.maxRetries = Number(val());
     else if (k === '--header') {
       const h = val();
@@ -52,7 +58,7 @@ function parseArgs(argv) {
       a.headers[h.slice(0, c).trim()] = h.slice(c + 1).trim();
     } else usage('unknown argument ' + k);
   }
-  if (a.model === null || a.prompt === null) usage('--model and --prompt are required');
+  if (a.model === null || a.prompt === null) usage('--model and --prompt (or --prompt-file) are required');
   return a;
 }
 

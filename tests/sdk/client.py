@@ -3,9 +3,9 @@
 router's end-to-end tests: what an agent without an SDK sends.
 
     client.py anthropic|openai-chat|openai-responses [--stream]
-              --model M --prompt TEXT [--base URL] [--header k:v]...
-              [--metadata-sensitivity TIER] [--api-key K] [--body-file F]
-              [--timeout S]
+              --model M (--prompt TEXT | --prompt-file F) [--base URL]
+              [--header k:v]... [--metadata-sensitivity TIER] [--api-key K]
+              [--body-file F] [--timeout S]
 
 --base defaults to ANTHROPIC_BASE_URL (anthropic; the path /v1/messages is
 appended) or OPENAI_BASE_URL (openai; /chat/completions or /responses is
@@ -13,6 +13,9 @@ appended, the base includes /v1), as the official SDKs do.  urllib honours
 the proxy variables, so inside a sandbox a request to
 http://inference.local goes to warden's proxy as a forward-proxy request
 and an https:// base through a CONNECT tunnel.
+
+--prompt-file reads the prompt from a file (UTF-8), so a sensitive test
+prompt is not on a command line (warden's audit trail records argv).
 
 --api-key is sent the way the format wants it: x-api-key for anthropic,
 Authorization: Bearer for openai.  --metadata-sensitivity puts
@@ -172,6 +175,7 @@ def main():
     ap.add_argument("--stream", action="store_true")
     ap.add_argument("--model", default="")
     ap.add_argument("--prompt", default="")
+    ap.add_argument("--prompt-file")
     ap.add_argument("--base")
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--metadata-sensitivity")
@@ -179,6 +183,12 @@ def main():
     ap.add_argument("--body-file")
     ap.add_argument("--timeout", type=float, default=30)
     args = ap.parse_args()
+    if args.prompt_file is not None:
+        try:
+            with open(args.prompt_file, encoding="utf-8") as f:
+                args.prompt = f.read()
+        except (OSError, ValueError) as e:
+            return out({"ok": False, "status": 0, "error": "--prompt-file: %s" % e}, 2)
     if args.body_file is None and (not args.model or not args.prompt):
         ap.error("--model and --prompt are required without --body-file")
 
