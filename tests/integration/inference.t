@@ -535,6 +535,8 @@ routed l.node.hdr local confidential "echo[local]: $HARMLESS ref=l.node.hdr" "..
 denied l.py.restricted 403 restricted "... x-sensitivity: restricted where no provider may take it: 403, tier restricted"
 routed l.py.unknown cheap public "echo[cheap]: $HARMLESS ref=l.py.unknown" "an unknown label changes nothing (cheap, public)"
 arrived_once f.py.hdr "$ZDR_LOG" "... the forged-label request reached zdr only"
+is "$(upstream_rec "$ZDR_LOG" f.py.hdr "[r['headers'].get(h) for h in ('x-sensitivity', 'x-warden-sensitivity')]")" \
+	"[[null, null]]" "... and the label header itself stays with the router"
 
 # Health data never reached the providers not trusted with it.
 is "$(cat "$CHEAP_LOG" "$CLOUD_LOG" | grep -c -e HbA1c -e metformin -e Nightingale -e "$CARD")" 0 \
@@ -588,16 +590,18 @@ if [[ $n_ev == "${#MAIN_LABELS[@]}" ]]; then
 		True "... each with its decision, tier and latency_us"
 	is "$(evq m.py.a '[e.get("decision"), e.get("provider"), e.get("tier")]')" '["allow", "zdr", "confidential"]' \
 		"health: allow, zdr, confidential"
-	like "$(evq m.py.a 'sorted(e.get("findings", {}).items())')" '\[\["health[^"]*", [1-9]' \
+	is "$(evq m.py.a 'any(k.startswith("health") and v >= 1 for k, v in e.get("findings", {}).items())')" True \
 		"... with health finding types and counts"
 	is "$(evq s.py.a '[e.get("decision"), e.get("tier"), e.get("provider")]')" '["deny", "restricted", null]' \
 		"private key: deny, restricted, no provider"
-	like "$(evq s.py.a 'sorted(e.get("findings", {}).items())')" '\["secret[^"]*", [1-9]' "... with the secret's finding type"
+	is "$(evq s.py.a 'any(k.startswith("secret") and v >= 1 for k, v in e.get("findings", {}).items())')" True \
+		"... with the secret's finding type and count"
 	like "$(evq s.py.a 'e.get("reason")')" '.' "... and a reason"
 	like "$(evq n.py.a '[c for c in e.get("classifiers", []) if c.get("name") == "example"]')" \
 		'"tier": "confidential"' "Project Nightingale: the example classifier said confidential"
 	like "$(evq n.py.a 'e.get("findings")')" '"custom\.term": [1-9]' "... and its finding custom.term is recorded"
-	is "$(evq f.py.hdr 'e.get("tier")')" confidential "forged label: the trail has tier confidential"
+	is "$(evq f.py.hdr '[e.get("tier"), e.get("label")]')" '["confidential", "public"]' \
+		"forged label: the trail has tier confidential and the label the agent gave (public)"
 	is "$(evq l.py.hdr '[e.get("tier"), e.get("provider")]')" '["confidential", "zdr"]' "raised label: confidential, zdr"
 else
 	diag "inference.route events: $(jsonl_query "$MAIN_TRAIL" '[(e.get("decision"), e.get("provider")) for e in ev("inference.route")]')"
