@@ -98,7 +98,10 @@ struct restorer;
  * and put in front of the next delta of the same stream, or emitted as a
  * copy of the last delta event just before the event that ends the stream
  * (content_block_stop, a finish_reason, a .done event, [DONE]).  Every
- * other string of an event gets its complete placeholders replaced.  An
+ * other string of an event gets its complete placeholders replaced --
+ * except Anthropic "thinking" text (in streams and plain bodies alike):
+ * it is signed, and the agent sends it back on its next turn, where a
+ * changed text would fail the signature check.  An
  * event with nothing to restore is passed on byte for byte; one that
  * changes is written again (compact JSON, member order kept, one data
  * line).  Data that is not a JSON object passes through.

@@ -80,7 +80,9 @@ struct carry {
 
 /* Just enough of a JSON lexer to know the member a string is the value of. */
 struct jlex {
-	bool in_str, esc, after_colon, key_nested, nested;
+	bool in_str, esc, after_colon;
+	bool key_nested, nested;	/* the member holds JSON text */
+	bool key_signed, is_signed;	/* the member is Anthropic's signed "thinking" */
 	char cur[16], last[16];
 	size_t cur_len, last_len;	/* sizeof + 1: longer than any name of interest */
 };
@@ -405,8 +407,19 @@ nested_name(const char *s, size_t n)
 	    (n == 12 && memcmp(s, "partial_json", 12) == 0);
 }
 
+/*
+ * Anthropic signs thinking blocks, and an agent sends them back on its
+ * next turn; a thinking text changed here would fail the signature check
+ * there.  So thinking stays as the model wrote it, placeholders included.
+ */
+static bool
+signed_name(const struct restorer *r, const char *s, size_t n)
+{
+	return r->fmt == REDACT_ANTHROPIC && n == 8 && memcmp(s, "thinking", 8) == 0;
+}
+
 static void
-lex_feed(struct jlex *l, const char *p, size_t n)
+lex_feed(const struct restorer *r, struct jlex *l, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
@@ -430,11 +443,13 @@ lex_feed(struct jlex *l, const char *p, size_t n)
 		} else if (c == '"') {
 			l->in_str = true;
 			l->nested = l->after_colon && l->key_nested;
+			l->is_signed = l->after_colon && l->key_signed;
 			l->after_colon = false;
 			l->cur_len = 0;
 		} else if (c == ':') {
 			l->after_colon = true;
 			l->key_nested = l->last_len <= sizeof(l->last) && nested_name(l->last, l->last_len);
+			l->key_signed = l->last_len <= sizeof(l->last) && signed_name(r, l->last, l->last_len);
 		} else if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
 			l->after_colon = false;
 	}
@@ -472,15 +487,20 @@ plain_feed(struct restorer *r, const char *p, size_t n, bool final, struct sbuf 
 			continue;
 		}
 		/* The lexer must have seen everything before the placeholder. */
-		lex_feed(&r->lx, s + run, i - run);
+		lex_feed(r, &r->lx, s + run, i - run);
 		sbuf_add(out, s + run, i - run);
+		run = i;
+		if (r->lx.in_str && r->lx.is_signed) {
+			i++;
+			continue;
+		}
 		f = r->lx.in_str && r->lx.nested ? FORM_JSON2 : FORM_JSON;
 		sbuf_add(out, r->ph[k].ins[f], r->ph[k].ins_len[f]);
-		lex_feed(&r->lx, r->ph[k].name, r->ph[k].len);
+		lex_feed(r, &r->lx, r->ph[k].name, r->ph[k].len);
 		i += r->ph[k].len;
 		run = i;
 	}
-	lex_feed(&r->lx, s + run, i - run);
+	lex_feed(r, &r->lx, s + run, i - run);
 	sbuf_add(out, s + run, i - run);
 	r->hold_len = len - i;
 	memcpy(r->hold, s + i, r->hold_len);
@@ -727,10 +747,10 @@ int_or(json_t *v, json_int_t dflt)
 }
 
 /*
- * Anthropic Messages: content_block_delta carries text_delta.text,
- * input_json_delta.partial_json (JSON text) or thinking_delta.thinking,
- * keyed by the block index; content_block_stop ends the block;
- * message_stop and error end everything.
+ * Anthropic Messages: content_block_delta carries text_delta.text or
+ * input_json_delta.partial_json (JSON text), keyed by the block index;
+ * content_block_stop ends the block; message_stop and error end
+ * everything.  thinking_delta is left alone (see signed_name).
  */
 static void
 classify_anthropic(json_t *root, const char *type, struct plan *pl)
@@ -741,7 +761,6 @@ classify_anthropic(json_t *root, const char *type, struct plan *pl)
 	} kinds[] = {
 		{ "text_delta", "text", FORM_TEXT },
 		{ "input_json_delta", "partial_json", FORM_JSON },
-		{ "thinking_delta", "thinking", FORM_TEXT },
 	};
 	json_t *idx = json_object_get(root, "index");
 
@@ -1046,6 +1065,8 @@ restore_others(struct restorer *r, json_t *v, const char *member, const struct p
 			changed |= restore_others(r, x, member, pl);
 		break;
 	case JSON_STRING:
+		if (member && signed_name(r, member, strlen(member)))
+			break;
 		if (!plan_is_delta(pl, v))
 			changed = restore_string(r, v, member && nested_name(member, strlen(member)) ?
 			    FORM_JSON : FORM_TEXT);

@@ -1128,6 +1128,30 @@ test_passthrough(void)
 		free(r.out);
 	}
 
+	begin("anthropic: signed thinking text is left as the model wrote it");
+	{
+		const char *in = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+		    "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n"
+		    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+		    "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"mail [EMAIL_1] and [NA\"}}\n\n"
+		    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+		    "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQBCgIYAhIM1gbcDa9GJwZA2b3h\"}}\n\n"
+		    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n";
+		const char *plain = "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"[EMAIL_1] \\\"x\\\" "
+		    "[NAME_1]\",\"signature\":\"EqQB\"},{\"type\":\"text\",\"text\":\"[EMAIL_1]\"}]}";
+		struct run r = restore(&M, REDACT_ANTHROPIC, true, in, strlen(in), 1);
+
+		CHECK(r.len == strlen(in) && memcmp(r.out, in, r.len) == 0, "stream identical (%s)", r.out);
+		free(r.out);
+		r = restore(&M, REDACT_ANTHROPIC, false, plain, strlen(plain), 2);
+		CHECK_STR(r.out, "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"[EMAIL_1] \\\"x\\\" "
+		    "[NAME_1]\",\"signature\":\"EqQB\"},{\"type\":\"text\",\"text\":\"" EMAIL "\"}]}");
+		free(r.out);
+		r = restore(&M, REDACT_OPENAI, false, plain, strlen(plain), 2);
+		CHECK(strstr(r.out, "\"thinking\":\"" EMAIL) != NULL, "only Anthropic's thinking is exempt");
+		free(r.out);
+	}
+
 	begin("an event over REDACT_EVENT_MAX passes through and sets the flag");
 	{
 		struct sbuf in;
