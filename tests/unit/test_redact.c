@@ -1185,6 +1185,55 @@ test_passthrough(void)
 		sbuf_free(&in);
 	}
 
+	begin("more streams holding text than REDACT_MAX_KEYS: flag set, no text lost");
+	{
+		size_t nch = REDACT_MAX_KEYS + 44;
+		json_t *held = json_array(), *fin = json_array();
+		struct sbuf in;
+		struct run r;
+		struct sbuf *text = xcalloc(nch, sizeof(*text));
+		bool all = true;
+		char *js;
+
+		for (size_t i = 0; i < nch; i++) {
+			json_array_append_new(held, json_pack("{s:I,s:{s:s},s:n}", "index", (json_int_t)i,
+			    "delta", "content", "x [EM", "finish_reason"));
+			json_array_append_new(fin, json_pack("{s:I,s:{},s:s}", "index", (json_int_t)i,
+			    "delta", "finish_reason", "stop"));
+		}
+		sbuf_init(&in, 1u << 20);
+		add_event(&in, NULL, chat_chunk(held), "\n");
+		add_event(&in, NULL, chat_chunk(fin), "\n");
+		sbuf_adds(&in, "data: [DONE]\n\n");
+		r = restore(&M, REDACT_OPENAI, true, in.p, in.len, 0);
+		CHECK(r.overflowed, "flag set");
+		for (size_t i = 0; i < nch; i++)
+			sbuf_init(&text[i], 4096);
+		for (const char *p = r.out; (p = strstr(p, "data: {")) != NULL; p++) {
+			json_t *j = json_loadb(p + 6, (size_t)(strstr(p, "\n") - p - 6), 0, NULL);
+			size_t k;
+			json_t *c;
+
+			json_array_foreach(json_object_get(j, "choices"), k, c) {
+				json_int_t idx = json_integer_value(json_object_get(c, "index"));
+				const char *t = json_string_value(json_object_get(json_object_get(c, "delta"), "content"));
+				if (t && idx >= 0 && (size_t)idx < nch)
+					sbuf_adds(&text[idx], t);
+			}
+			json_decref(j);
+		}
+		for (size_t i = 0; i < nch; i++) {
+			all &= strcmp(text[i].p, "x [EM") == 0;
+			sbuf_free(&text[i]);
+		}
+		CHECK(all, "every choice reads 'x [EM'");
+		js = strstr(r.out, "data: [DONE]");
+		CHECK(js && strcmp(js, "data: [DONE]\n\n") == 0, "[DONE] last");
+		free(text);
+		free(r.out);
+		sbuf_free(&in);
+	}
+
 	begin("an empty map and an empty body");
 	{
 		struct redact_map none = { 0 };
