@@ -286,7 +286,8 @@ dropped_header(const struct http_header *h, const struct http_header *conn_h)
 	static const char *const names[] = {
 		"host", "connection", "proxy-connection", "proxy-authorization", "keep-alive", "te",
 		"trailer", "upgrade", "transfer-encoding", "content-length", "authorization",
-		"x-api-key", "api-key", "x-goog-api-key", "accept-encoding", "x-sensitivity",
+		"x-api-key", "api-key", "anthropic-api-key", "openai-api-key", "x-goog-api-key",
+		"cookie", "accept-encoding", "x-sensitivity",
 		"x-warden-sensitivity", "expect",
 	};
 
