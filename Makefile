@@ -2,8 +2,9 @@
 #   make            build build/warden (release)
 #   make test       install test deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, run a governed agent on the default policy
-#   make bench      start-up (vs bwrap, srt), egress proxy (vs tinyproxy), audit and L7
-#                   inspection (TLS termination) benchmarks -> docs/benchmarks.md
+#   make bench      start-up (vs bwrap, srt), egress proxy (vs tinyproxy), audit, L7
+#                   inspection (TLS termination) and privacy router benchmarks
+#                   -> docs/benchmarks.md
 #   make fuzz       build the libFuzzer targets with clang and run each (policy, http,
 #                   socks5, http_l7, audit, restore, guard_proto) for FUZZ_SECONDS
 #   make install PREFIX=/usr/local
@@ -48,6 +49,7 @@ bench:
 	bash bench/startup.sh
 	bash bench/proxy.sh
 	bash bench/tls.sh
+	bash bench/router.sh
 	bash bench/audit.sh
 
 $(FUZZBUILD)/build.ninja:

@@ -1,0 +1,906 @@
+#!/usr/bin/env bash
+# bench/router.sh — what the privacy router adds to a model request
+# (`make bench`).
+#
+# One load client (bench/routerload.c) sends the same 4 KB Anthropic
+# Messages request, made here from fixed English prose (nothing in it is
+# sensitive: it must route to the preferred provider), to one provider
+# stand-in (the "llm" port of bench/upstream.c on the host's 127.0.0.1: a
+# small fixed JSON answer on a kept-alive connection), three ways:
+#   direct   the client on the host posts to the provider itself (the floor)
+#   warden   the client in a warden sandbox posts to http://inference.local
+#            (127.0.0.1:80 inside): the router reads the body whole, has the
+#            built-in classifier (warden-guard, next to warden) classify it,
+#            records the decision (an inference.route audit event), picks the
+#            provider and forwards; the response streams back
+#   chain    the same with the example Python classifier
+#            (examples/classifier.py, `classifiers:`) chained after the
+#            built-in one, to show what a second classifier costs
+# What is measured, per row:
+#   - latency: N POST requests one after another on one kept-alive
+#     connection, each from its first byte written to the last byte of the
+#     response read, after WARMUP uncounted ones; in ROUNDS interleaved
+#     rounds (the order of the rows rotating each round) whose samples are
+#     pooled, so that load that comes and goes weighs on every row
+#   - where the time goes (warden rows): the CPU time of the supervisor
+#     and of the classifier sidecars over the counted requests, per
+#     request; and each classifier's latency as the router measured it
+#     (latency_us of the inference.route audit records)
+#   - requests per second with CONCURRENCY connections (one round)
+# and writes the "## Privacy router" section of docs/benchmarks.md.
+# Target (the privacy-router issue): the router adds at most 150 µs p50 per
+# request end to end (warden's p50 minus direct's, pooled over the rounds):
+# PASS or MISS. p99 and the chained row are reported without a target.
+#
+# The client and the stand-in are built here with `cc -O2 -static`, so the
+# same client binary runs on the host and inside the sandbox. Everything
+# stays on 127.0.0.1; runs offline. The built-in classifier must be next to
+# warden (meson builds it there); without it the router refuses every
+# request and the run stops.
+#
+# As root the agent (and the classifiers) run as nobody, so the workdir with
+# the client is handed to that uid; otherwise the agent is the caller.
+#
+# Environment knobs:
+#   WARDEN=path                   binary under test (default build/warden)
+#   BENCH_ROUTER_N=N              counted requests per row and round (2000)
+#   BENCH_ROUTER_WARMUP=W         uncounted requests before them (200)
+#   BENCH_ROUTER_ROUNDS=R         interleaved rounds (default 5)
+#   BENCH_ROUTER_RPS_SECONDS=S    counted seconds per rps row (default 3)
+#   BENCH_ROUTER_CONCURRENCY=C    connections of the rps rows (default 8)
+#   BENCH_ROUTER_CHAIN=0          leave out the chained-classifier row
+#   BENCH_STRICT=1                exit 1 on MISS (default: reported, exit 0)
+#
+# Takes about a minute on a 2-CPU VM.
+#
+# Exit status: 0 with a verdict (MISS too, unless BENCH_STRICT=1); 1 when
+# warden or its classifier is missing or broken, or the direct or warden row
+# could not be measured (the section is still written, saying what failed).
+set -euo pipefail
+
+# Numbers are formatted and parsed by awk/printf; keep the decimal point a dot.
+export LC_ALL=C
+# The agent's identity must not depend on who invoked sudo (see tests/lib.sh).
+unset SUDO_UID SUDO_GID SUDO_USER
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly BENCH_DIR="$ROOT/build/bench"
+readonly DOC="$ROOT/docs/benchmarks.md"
+readonly SECTION="Privacy router"
+
+WARDEN="${WARDEN:-build/warden}"
+readonly N="${BENCH_ROUTER_N:-2000}"
+readonly WARMUP="${BENCH_ROUTER_WARMUP:-200}"
+readonly ROUNDS="${BENCH_ROUTER_ROUNDS:-5}"
+readonly RPS_SECONDS="${BENCH_ROUTER_RPS_SECONDS:-3}"
+readonly CONC="${BENCH_ROUTER_CONCURRENCY:-8}"
+readonly WANT_CHAIN="${BENCH_ROUTER_CHAIN:-1}"
+readonly TARGET_P50=150
+readonly REQ_PATH=/v1/messages
+readonly BODY_BYTES=4096
+readonly MODEL=claude-sonnet-4
+# Longest one run may take before it counts as hung.
+readonly RUN_TIMEOUT=120
+readonly PYTHON=/usr/bin/python3
+
+ROWS=(direct warden chain)
+readonly SANDBOX_ROWS_ALL=(warden chain)
+declare -A LABEL=(
+    [direct]="direct (no router)"
+    [warden]="warden, built-in classifier"
+    [chain]="warden, built-in + Python classifier"
+)
+
+SCRATCH=""
+UP_PID=""
+SANDBOXES=()
+RL="" UP="" WORK="" PORT="" BODY="" GUARD="" GUARD_KIND=""
+LOAD_BEFORE="" LOAD_AFTER="" NPROC=""
+declare -A NOTE=() CMDS=() POLICY=() STAT=() SENT=() AUDIT_N=() AUDIT_BAD=()
+declare -A CPU_SUP=() CPU_CLS=() ROUND_P50=() ROUTE=() RPS=()
+SB_ARGV=()
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+abspath() {
+    case "$1" in
+        /*) printf '%s\n' "$1" ;;
+        */*) printf '%s\n' "$ROOT/$1" ;;
+        *) command -v "$1" || printf '%s\n' "$ROOT/$1" ;;
+    esac
+}
+
+# Quote an argv as one copy-pastable shell string.
+quote_words() {
+    local w words=()
+    for w in "$@"; do
+        if [[ "$w" =~ ^[A-Za-z0-9_./=:,@+%-]+$ ]]; then
+            words+=("$w")
+        else
+            words+=("'${w//\'/\'\"\'\"\'}'")
+        fi
+    done
+    printf '%s' "${words[*]}"
+}
+
+# The same, with the repository and scratch paths abbreviated, for the report.
+show_cmd() {
+    local s
+    s="$(quote_words "$@")"
+    s="${s//"$SCRATCH"/<tmp>}"
+    printf '%s' "${s//"$ROOT"/<repo>}"
+}
+
+one_line() {
+    tr '\n|' ' /' | sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | cut -c1-400
+}
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Where warden keeps a sandbox's audit trail by default: with --audit-log
+# elsewhere it links the trail from there (see `warden run --help`).
+default_trail_dir() {
+    if (( EUID == 0 )); then
+        printf '/var/lib/warden/%s' "$1"
+    else
+        printf '%s/warden/%s' "${XDG_STATE_HOME:-$HOME/.local/state}" "$1"
+    fi
+}
+
+cleanup() {
+    local n d
+    for n in "${SANDBOXES[@]}"; do
+        "$WARDEN" stop -t 1 "$n" >/dev/null 2>&1 || true
+        # Only the link to our own trail, and the directory if that was all.
+        d="$(default_trail_dir "$n")"
+        if [[ -L "$d/audit.jsonl" ]]; then
+            rm -f "$d/audit.jsonl"
+            rmdir "$d" 2>/dev/null || true
+        fi
+    done
+    if [[ -n "$UP_PID" ]]; then kill "$UP_PID" 2>/dev/null || true; fi
+    wait 2>/dev/null || true
+    if [[ -n "$SCRATCH" ]]; then rm -rf "$SCRATCH"; fi
+}
+
+# kv FILE MODE KEY: the value of KEY on the "MODE key=value ..." line of FILE.
+kv() {
+    [[ -f "$1" ]] || return 0
+    awk -v m="$2" -v k="$3" '$1 == m {
+        for (i = 2; i <= NF; i++) {
+            eq = index($i, "=")
+            if (substr($i, 1, eq - 1) == k) { print substr($i, eq + 1); exit }
+        }
+    }' "$1"
+}
+
+# Arithmetic on decimal strings; "n/a" in, "n/a" out.
+calc() {
+    awk -v a="$1" -v b="$2" -v op="$3" -v fmt="${4:-%.1f}" 'BEGIN {
+        if (a == "" || b == "" || a == "n/a" || b == "n/a") { print "n/a"; exit }
+        if (op == "-") v = a - b
+        else if (op == "/") { if (b == 0) { print "n/a"; exit } v = a / b }
+        printf fmt "\n", v
+    }'
+}
+
+# le A B: A <= B (decimal strings).
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && b != "n/a" && a + 0 <= b + 0) }'; }
+
+# Median of the numbers given as arguments, or n/a.
+median() {
+    [[ $# -gt 0 ]] || { echo n/a; return; }
+    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+        if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# pct P: the nearest-rank P-th percentile of the numbers on stdin, or n/a.
+pct() {
+    sort -g | awk -v p="$1" '{x[NR] = $1}
+        END { if (!NR) { print "n/a"; exit }
+              k = int(p * NR / 100); if (k < p * NR / 100) k++; if (k < 1) k = 1; printf "%.1f\n", x[k] }'
+}
+
+# ---------------------------------------------------------------------------
+# Setting up
+# ---------------------------------------------------------------------------
+
+build_tools() {
+    RL="$SCRATCH/routerload"
+    UP="$SCRATCH/upstream"
+    cc -O2 -static -std=gnu11 -pthread -o "$RL" "$ROOT/bench/routerload.c" 2>"$SCRATCH/cc.log" ||
+        die "cannot build bench/routerload.c statically (is libc6-dev installed?): $(one_line <"$SCRATCH/cc.log")"
+    cc -O2 -static -std=gnu11 -o "$UP" "$ROOT/bench/upstream.c" 2>"$SCRATCH/cc.log" ||
+        die "cannot build bench/upstream.c statically: $(one_line <"$SCRATCH/cc.log")"
+}
+
+# The built-in classifier, where warden looks for it first (next to
+# itself). A script there is a stand-in (not the real classifier), and the
+# report says so.
+find_guard() {
+    GUARD="$(dirname "$WARDEN")/warden-guard"
+    [[ -x "$GUARD" ]] || die "the built-in classifier is not at ${GUARD#"$ROOT"/}: warden would refuse every inference request. Build it with warden (make), or point WARDEN= at a build that has it."
+    if [[ "$(head -c 2 "$GUARD")" == "#!" ]]; then
+        GUARD_KIND="a script stand-in ($(sed -n '2,5{/^#/p}' "$GUARD" | sed 's/^# *//' | one_line); exec: $(grep -m1 '^exec' "$GUARD" | cut -c1-120)), NOT the real warden-guard"
+        log "warning: ${GUARD#"$ROOT"/} is a script, not the built-in classifier: $GUARD_KIND"
+    else
+        GUARD_KIND="warden-guard ($(stat -c %s "$GUARD") bytes)"
+    fi
+}
+
+start_upstream() {
+    local i
+    "$UP" "$SCRATCH/ports" >"$BENCH_DIR/router-upstream.log" 2>&1 &
+    UP_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        [[ -s "$SCRATCH/ports" ]] && break
+        sleep 0.05
+    done
+    [[ -s "$SCRATCH/ports" ]] || die "the provider stand-in did not start: $(one_line <"$BENCH_DIR/router-upstream.log")"
+    PORT="$(awk '$1 == "llm" {print $2}' "$SCRATCH/ports")"
+    [[ -n "$PORT" ]] || die "bench/upstream.c has no llm port"
+}
+
+# The request body: an Anthropic Messages request of exactly BODY_BYTES
+# bytes whose one user message is harmless English prose (no names,
+# numbers, addresses, health terms or secrets), the paragraph below repeated
+# and cut to fit. Always the same bytes.
+make_body() {
+    local head tail prose text room
+    head="{\"model\":\"$MODEL\",\"max_tokens\":512,\"messages\":[{\"role\":\"user\",\"content\":\""
+    tail='"}]}'
+    prose="Please help me rewrite the following notes about our harbour town for the visitor \
+guide. The old lighthouse stands at the end of the stone pier, and on clear evenings its \
+lamp can be seen from the hills above the bay. Fishing boats leave before dawn and return \
+in the early afternoon, when the market by the water opens and the cafes put their tables \
+out along the quay. The walking path follows the cliffs to the north, past a small chapel \
+and a meadow full of wild flowers in early summer, and comes back through the woods by the \
+river. Visitors often ask where to find the best view of the sunset; the answer is the \
+bench beside the lifeboat station, where the light turns the whole harbour gold. The \
+museum in the former customs house tells the story of the shipyards, the sailmakers and \
+the families who built the town, with models of the schooners that once carried slate and \
+timber along the coast. Keep the tone warm and friendly, use short paragraphs, and suggest \
+a title for each section. "
+    room=$(( BODY_BYTES - ${#head} - ${#tail} ))
+    text=""
+    while (( ${#text} < room )); do text+="$prose"; done
+    text="${text:0:room-1}."
+    BODY="$SCRATCH/body.json"
+    printf '%s%s%s' "$head" "$text" "$tail" >"$BODY"
+    [[ "$(stat -c %s "$BODY")" == "$BODY_BYTES" ]] || die "the request body is not $BODY_BYTES bytes"
+    if [[ -x "$PYTHON" ]]; then
+        "$PYTHON" -c 'import json, sys; json.load(open(sys.argv[1]))' "$BODY" ||
+            die "the request body is not valid JSON"
+    fi
+    cp "$BODY" "$BENCH_DIR/router-body.json"
+}
+
+system_ro() {
+    local d out=
+    for d in /usr /bin /sbin /lib /lib64 /etc; do
+        [[ -e $d ]] && out+="${out:+, }$d"
+    done
+    printf '%s' "$out"
+}
+
+# The workdir holds the client and the body. One provider, `bench`, may
+# receive every tier; one route sends every model to it. The chained row
+# adds the example classifier (copied to the scratch directory, which it
+# may read).
+prepare_sandbox() {
+    local row
+    WORK="$SCRATCH/work"
+    mkdir -p "$WORK"
+    cp "$RL" "$WORK/routerload"
+    cp "$BODY" "$WORK/body.json"
+    chmod 755 "$WORK" "$WORK/routerload"
+    chmod 644 "$WORK/body.json"
+    if (( EUID == 0 )); then
+        chown -R 65534:65534 "$WORK"
+    fi
+    if [[ "$WANT_CHAIN" == 0 ]]; then
+        NOTE[chain]="left out (BENCH_ROUTER_CHAIN=0)"
+    elif [[ ! -x "$PYTHON" ]]; then
+        NOTE[chain]="not run: $PYTHON is not installed (Debian package python3)"
+    elif [[ ! -f "$ROOT/examples/classifier.py" ]]; then
+        NOTE[chain]="not run: examples/classifier.py is missing"
+    else
+        mkdir -p "$SCRATCH/classifier"
+        cp "$ROOT/examples/classifier.py" "$SCRATCH/classifier/classifier.py"
+        chmod 755 "$SCRATCH/classifier"
+        chmod 644 "$SCRATCH/classifier/classifier.py"
+    fi
+    for row in "${SANDBOX_ROWS_ALL[@]}"; do
+        [[ -z "${NOTE[$row]:-}" ]] || continue
+        POLICY[$row]="$SCRATCH/policy-$row.yaml"
+        {
+            cat <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [$(system_ro)]
+network_policies: {}
+inference:
+  providers:
+    bench: {format: anthropic, base_url: "http://127.0.0.1:$PORT", max_tier: restricted}
+  routes:
+    - {models: ["*"], providers: [bench]}
+EOF
+            if [[ "$row" == chain ]]; then
+                cat <<EOF
+classifiers:
+  - name: example
+    command: [$PYTHON, $SCRATCH/classifier/classifier.py]
+    read_only: [$SCRATCH/classifier]
+EOF
+            fi
+        } >"${POLICY[$row]}"
+        chmod 644 "${POLICY[$row]}"
+        "$WARDEN" policy check "${POLICY[$row]}" >/dev/null 2>"$SCRATCH/policy.err" ||
+            die "the $row policy does not check: $(one_line <"$SCRATCH/policy.err")"
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------
+
+# sandbox_argv ROW KEY NAME AUDIT CMD...: the `warden run` of CMD under
+# ROW's policy, its trail written to AUDIT, into SB_ARGV; the command line
+# goes to CMDS[KEY] the first time.
+sandbox_argv() {
+    local row="$1" key="$2" name="$3" audit="$4"
+    shift 4
+    SB_ARGV=("$WARDEN" run --no-tty --name "$name" --policy "${POLICY[$row]}" --workdir "$WORK"
+        --audit-log "$audit" -- "$@")
+    [[ -n "${CMDS[$key]:-}" ]] || CMDS[$key]="$(show_cmd "${SB_ARGV[@]}")"
+    SANDBOXES+=("$name")
+}
+
+# CPU time in ns the process PID has used so far: the sum over its threads
+# (/proc/PID/task/*/schedstat, nanosecond resolution).
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
+}
+
+# The children of PID: /proc's list where the kernel keeps one, else ps.
+children() {
+    if [[ -r /proc/"$1"/task/"$1"/children ]]; then
+        cat /proc/"$1"/task/*/children 2>/dev/null || true
+    else
+        ps -o pid= --ppid "$1" 2>/dev/null || true
+    fi
+}
+
+# The classifier sidecars of supervisor PID: its children that are not
+# warden itself (the other child is the sandbox's init, a warden process).
+sidecars() {
+    local c exe
+    for c in $(children "$1"); do
+        exe="$(readlink "/proc/$c/exe" 2>/dev/null || true)"
+        [[ -n "$exe" && "$exe" != "$WARDEN" ]] && printf '%s\n' "$c"
+    done
+}
+
+sidecars_cpu_ns() {
+    local p t=0
+    for p in $(sidecars "$1"); do
+        t=$(( t + $(cpu_ns "$p") ))
+    done
+    printf '%s' "$t"
+}
+
+# wait_for FILE PID SECONDS: until FILE exists; false if PID ended or time ran out.
+wait_for() {
+    local i
+    for ((i = 0; i < $3 * 200; i++)); do
+        [[ -e "$1" ]] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.005
+    done
+    return 1
+}
+
+# latency_sandboxed ROW ROUND OUT ERR AUDIT: the latency run of a warden
+# row, with the CPU time of the supervisor and of the classifier sidecars
+# read just before the first and just after the last counted request (the
+# client waits for us through files in the workdir: routerload's SYNCDIR),
+# per request, into CPU_SUP[ROW] and CPU_CLS[ROW] (one number per round).
+# Returns warden's status.
+latency_sandboxed() {
+    local row="$1" r="$2" out="$3" err="$4" audit="$5" rc=0 wpid pid="" i s0 s1 c0 c1
+    local name="routerbench-$$-$row-r$r"
+    rm -f "$WORK"/lat.* "$WORK/lat-samples"
+    sandbox_argv "$row" "$row" "$name" "$audit" \
+        ./routerload latency 127.0.0.1:80 "$REQ_PATH" body.json "$N" "$WARMUP" lat-samples "$WORK"
+    (cd "$WORK" && exec timeout "$RUN_TIMEOUT" "${SB_ARGV[@]}") </dev/null >"$out" 2>"$err" &
+    wpid=$!
+    # The supervisor is the `warden run` process; `warden ps` names it.
+    for ((i = 0; i < 200; i++)); do
+        pid="$("$WARDEN" ps 2>/dev/null | awk -v n="$name" '$1 == n {print $2}')"
+        [[ -n "$pid" ]] && break
+        kill -0 "$wpid" 2>/dev/null || break
+        sleep 0.025
+    done
+    if [[ -n "$pid" ]] && wait_for "$WORK/lat.ready" "$wpid" 60; then
+        s0="$(cpu_ns "$pid")"
+        c0="$(sidecars_cpu_ns "$pid")"
+        touch "$WORK/lat.go"
+        if wait_for "$WORK/lat.end" "$wpid" "$RUN_TIMEOUT"; then
+            s1="$(cpu_ns "$pid")"
+            c1="$(sidecars_cpu_ns "$pid")"
+            local vs vc
+            vs="$(awk -v a="$s0" -v b="$s1" -v n="$N" 'BEGIN {printf "%.1f", (b - a) / 1e3 / n}')"
+            vc="$(awk -v a="$c0" -v b="$c1" -v n="$N" 'BEGIN {printf "%.1f", (b - a) / 1e3 / n}')"
+            CPU_SUP[$row]+="$vs "
+            CPU_CLS[$row]+="$vc "
+            printf '%s r%s supervisor_cpu_us_per_request=%s classifiers_cpu_us_per_request=%s sidecars=%s\n' \
+                "$row" "$r" "$vs" "$vc" "$(sidecars "$pid" | wc -l)" >>"$BENCH_DIR/router-cpu.out"
+        fi
+        touch "$WORK/lat.done"
+    fi
+    wait "$wpid" || rc=$?
+    return "$rc"
+}
+
+# The inference.route records of a trail: "ALLOWED BAD", BAD counting the
+# records that are not an allow to provider bench.
+count_routes() {
+    local all=0 ok=0
+    if [[ -f "$1" ]]; then
+        all="$(grep -c '"event":"inference.route"' "$1" || true)"
+        ok="$(grep '"event":"inference.route"' "$1" | grep '"decision":"allow"' |
+            grep -c '"provider":"bench"' || true)"
+    fi
+    printf '%s %s' "${ok:-0}" "$(( ${all:-0} - ${ok:-0} ))"
+}
+
+# The reasons of the router's refusals in a trail, shortened, for the notes.
+audit_failures() {
+    [[ -s "$1" ]] || return 0
+    { grep -E '"decision":"(deny|error)"' "$1" || true; } | sed -n \
+        's/.*"event":"\([^"]*\)".*"decision":"\([^"]*\)".*"reason":"\(\([^"\\]\|\\.\)*\)".*/\1 \2: \3;/p' |
+        sort -u | head -n 3
+}
+
+# run_once ROW ROUND: one latency run; samples go to
+# build/bench/router-lat-ROW-rROUND.samples.
+run_once() {
+    local row="$1" r="$2" rc=0
+    local samples="$BENCH_DIR/router-lat-$row-r$r.samples"
+    local out="$BENCH_DIR/router-$row-r$r.out" err="$BENCH_DIR/router-$row-r$r.err"
+    local audit="$BENCH_DIR/router-audit-$row-r$r.jsonl"
+    [[ -z "${NOTE[$row]:-}" ]] || return 0
+    if [[ "$row" == direct ]]; then
+        local cmd=("$RL" latency "127.0.0.1:$PORT" "$REQ_PATH" "$BODY" "$N" "$WARMUP" "$samples")
+        [[ -n "${CMDS[direct]:-}" ]] || CMDS[direct]="$(show_cmd "${cmd[@]}")"
+        timeout "$RUN_TIMEOUT" "${cmd[@]}" </dev/null >"$out" 2>"$err" || rc=$?
+    else
+        rm -f "$audit"
+        latency_sandboxed "$row" "$r" "$out" "$err" "$audit" || rc=$?
+        [[ -f "$WORK/lat-samples" ]] && cp "$WORK/lat-samples" "$samples"
+        local counts
+        read -r -a counts <<<"$(count_routes "$audit")"
+        AUDIT_N[$row]=$(( ${AUDIT_N[$row]:-0} + counts[0] ))
+        AUDIT_BAD[$row]=$(( ${AUDIT_BAD[$row]:-0} + counts[1] ))
+        SENT[$row]=$(( ${SENT[$row]:-0} + N + WARMUP ))
+    fi
+    ROUTE[$row]="$(kv "$out" latency provider)/$(kv "$out" latency tier)"
+    if (( rc != 0 )) || [[ ! -s "$samples" ]]; then
+        local cl wl
+        cl="$( { grep '^routerload:' "$err" || true; } | head -n 3 | one_line)"
+        wl="$( { grep -v '^routerload:' "$err" || true; } | head -n 3 | one_line)"
+        NOTE[$row]="round $r failed (exit $rc). Client: ${cl:-nothing}. Other stderr (warden, shell): ${wl:-nothing}"
+        if [[ "$row" != direct ]]; then
+            local a
+            a="$(audit_failures "$audit" | one_line)"
+            [[ -z "$a" ]] || NOTE[$row]+=" — audit trail: $a"
+        fi
+        log "$row: ${NOTE[$row]}"
+        return 0
+    fi
+    ROUND_P50[$row]+="$(kv "$out" latency req_p50) "
+}
+
+# rps_once ROW: CONCURRENCY connections for RPS_SECONDS, once per row.
+rps_once() {
+    local row="$1" rc=0 out="$BENCH_DIR/router-rps-$1.out" err="$BENCH_DIR/router-rps-$1.err"
+    [[ -z "${NOTE[$row]:-}" ]] || return 0
+    if [[ "$row" == direct ]]; then
+        local cmd=("$RL" rps "127.0.0.1:$PORT" "$REQ_PATH" "$BODY" "$RPS_SECONDS" "$CONC")
+        CMDS[direct-rps]="$(show_cmd "${cmd[@]}")"
+        timeout "$RUN_TIMEOUT" "${cmd[@]}" </dev/null >"$out" 2>"$err" || rc=$?
+    else
+        sandbox_argv "$row" "$row-rps" "routerbench-$$-$row-rps" "$BENCH_DIR/router-audit-$row-rps.jsonl" \
+            ./routerload rps 127.0.0.1:80 "$REQ_PATH" body.json "$RPS_SECONDS" "$CONC"
+        (cd "$WORK" && timeout "$RUN_TIMEOUT" "${SB_ARGV[@]}") </dev/null >"$out" 2>"$err" || rc=$?
+    fi
+    if (( rc != 0 )); then
+        RPS[$row]="failed (exit $rc): $( { grep '^routerload:' "$err" || cat "$err"; } | head -n 2 | one_line)"
+        log "$row rps: ${RPS[$row]}"
+        return 0
+    fi
+    RPS[$row]="$(kv "$out" rps rps)"
+    STAT[$row.rps_p50]="$(kv "$out" rps req_p50)"
+    STAT[$row.rps_p99]="$(kv "$out" rps req_p99)"
+}
+
+# ROUNDS rounds, the order of the rows rotating each round, so that whatever
+# else the machine does is spread over every row instead of landing on one.
+measure() {
+    local r k i row
+    for ((r = 1; r <= ROUNDS; r++)); do
+        log "round $r of $ROUNDS"
+        for ((k = 0; k < ${#ROWS[@]}; k++)); do
+            i=$(( (k + r - 1) % ${#ROWS[@]} ))
+            run_once "${ROWS[$i]}" "$r"
+        done
+    done
+    for row in "${ROWS[@]}"; do
+        cat "$BENCH_DIR/router-lat-$row"-r*.samples 2>/dev/null >"$BENCH_DIR/router-lat-$row.samples" || true
+        stats "$row"
+    done
+    log "requests per second, $CONC connections"
+    for row in "${ROWS[@]}"; do
+        rps_once "$row"
+    done
+}
+
+# Nearest-rank p50/p90/p99/max and the mean of a samples file, into STAT[ROW.KEY].
+stats() {
+    local row="$1" f="$BENCH_DIR/router-lat-$1.samples" v
+    [[ -s "$f" ]] || return 0
+    STAT[$row.n]="$(wc -l <"$f")"
+    for v in 50 90 99 100; do
+        STAT[$row.p$v]="$(pct "$v" <"$f")"
+    done
+    STAT[$row.mean]="$(awk '{s += $1} END {if (NR) printf "%.1f", s / NR}' "$f")"
+}
+
+# classifier_latency ROW NAME P: the P-th percentile of classifier NAME's
+# latency_us over ROW's latency trails (warm-up requests included).
+classifier_latency() {
+    local f
+    for f in "$BENCH_DIR/router-audit-$1"-r[0-9]*.jsonl; do
+        [[ -f "$f" ]] || continue
+        grep -o "\"name\":\"$2\",\"decision\":\"[a-z]*\",\"tier\":\"[a-z]*\",\"latency_us\":[0-9]*" "$f" || true
+    done | sed 's/.*"latency_us"://' | pct "$3"
+}
+
+# ---------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------
+
+machine_info() {
+    local cpu distro mem virt
+    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
+    # shellcheck disable=SC1091
+    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
+    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    virt="$(systemd-detect-virt 2>/dev/null || true)"
+    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
+    printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
+        "${virt:+, virtualisation: $virt}"
+    printf -- '- Load average (1, 5, 15 min): %s at the start, %s after the timed runs\n' \
+        "$LOAD_BEFORE" "$LOAD_AFTER"
+    printf -- '  (the benchmark itself keeps three or four processes busy)\n'
+    printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0; the agent and the classifiers as nobody)" || echo "unprivileged user (uid $EUID)")"
+}
+
+tool_versions() {
+    local rev v
+    rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")"
+    if [[ "$WARDEN" == "$ROOT/build/warden" ]]; then
+        v="warden at $rev"
+    else
+        v="warden: WARDEN=${WARDEN//"$ROOT"/<repo>}, NOT build/warden (source at $rev)"
+    fi
+    v+="; built-in classifier: $GUARD_KIND"
+    if [[ -z "${NOTE[chain]:-}" ]]; then
+        v+="; $("$PYTHON" --version 2>&1)"
+    fi
+    v+="; client and provider stand-in: bench/routerload.c, bench/upstream.c ($(cc --version | head -n1), -O2 -static)"
+    printf -- '- Versions: %s\n' "$v"
+}
+
+# s ROW KEY: a statistic of the merged rounds, or "n/a".
+s() { printf '%s' "${STAT[$1.$2]:-n/a}"; }
+
+# added ROW KEY: ROW's KEY minus direct's, or "—" for direct.
+added() {
+    [[ "$1" != direct ]] || { printf '—'; return; }
+    calc "$(s "$1" "$2")" "$(s direct "$2")" -
+}
+
+# The CPU µs per request of ROW (median of the rounds), or "—".
+cpu_of() {
+    local -n arr="$1"
+    # shellcheck disable=SC2086  # one number per round
+    if [[ -n "${arr[$2]:-}" ]]; then median ${arr[$2]}; else printf '—'; fi
+}
+
+# The added p50 of each round (ROW's p50 minus direct's in the same round).
+round_added() {
+    local row="$1" i out="" w d
+    read -r -a w <<<"${ROUND_P50[$row]:-}"
+    read -r -a d <<<"${ROUND_P50[direct]:-}"
+    for ((i = 0; i < ${#w[@]} && i < ${#d[@]}; i++)); do
+        out+="${out:+, }$(calc "${w[$i]}" "${d[$i]}" -)"
+    done
+    printf '%s' "${out:-n/a}"
+}
+
+latency_table() {
+    local row
+    echo "| path | requests | p50 | p90 | p99 | max | mean | added p50 | added p99 | supervisor CPU µs/request | classifiers CPU µs/request |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for row in "${ROWS[@]}"; do
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$row]}" \
+            "$(s "$row" n)" "$(s "$row" p50)" "$(s "$row" p90)" "$(s "$row" p99)" \
+            "$(s "$row" p100)" "$(s "$row" mean)" "$(added "$row" p50)" "$(added "$row" p99)" \
+            "$(cpu_of CPU_SUP "$row")" "$(cpu_of CPU_CLS "$row")"
+    done
+}
+
+rps_table() {
+    local row
+    echo "| path | requests/s | p50 µs | p99 µs |"
+    echo "|---|---:|---:|---:|"
+    for row in "${ROWS[@]}"; do
+        [[ -z "${NOTE[$row]:-}" ]] || continue
+        printf '| %s | %s | %s | %s |\n' "${LABEL[$row]}" "${RPS[$row]:-n/a}" \
+            "$(s "$row" rps_p50)" "$(s "$row" rps_p99)"
+    done
+}
+
+# Sets VERDICT and VTEXT.
+VERDICT="" VTEXT=""
+compute_verdict() {
+    local a50 a99
+    a50="$(added warden p50)"
+    a99="$(added warden p99)"
+    if [[ "$a50" == n/a ]]; then
+        VERDICT=UNKNOWN
+    elif le "$a50" "$TARGET_P50"; then
+        VERDICT=PASS
+    else
+        VERDICT=MISS
+    fi
+    VTEXT="the router adds p50 ${a50} µs per 4 KB request over calling the provider directly (target <= ${TARGET_P50} µs; per round: $(round_added warden)); p99 adds ${a99} µs"
+}
+
+# Where the time of a routed request goes, from what was measured.
+# shellcheck disable=SC2016  # literal backquotes (markdown)
+where_time_goes() {
+    local b50 b99 e50 e99
+    b50="$(classifier_latency warden builtin 50)"
+    b99="$(classifier_latency warden builtin 99)"
+    printf -- '- Built-in classifier, as the router timed it (`latency_us` of the `inference.route` records, request sent to verdict received): p50 %s µs, p99 %s µs, over %s requests\n' \
+        "$b50" "$b99" "${AUDIT_N[warden]:-0}"
+    printf -- '- CPU per request, median of the rounds: supervisor (proxy, router, audit) %s µs, classifier sidecar %s µs; the direct row spends about %s µs of wall time per request in the client and the provider together\n' \
+        "$(cpu_of CPU_SUP warden)" "$(cpu_of CPU_CLS warden)" "$(s direct p50)"
+    if [[ -z "${NOTE[chain]:-}" ]]; then
+        e50="$(classifier_latency chain example 50)"
+        e99="$(classifier_latency chain example 99)"
+        printf -- '- Chained Python classifier (`examples/classifier.py`): p50 %s µs, p99 %s µs as the router timed it; the chain adds p50 %s µs end to end over the built-in classifier alone (the classifiers run at the same time; the slowest decides)\n' \
+            "$e50" "$e99" "$(calc "$(s chain p50)" "$(s warden p50)" -)"
+    fi
+}
+
+# shellcheck disable=SC2016  # literal backquotes (markdown)
+checks() {
+    local row
+    printf -- '- Routing: direct responses carry no router headers (%s); through warden every response said `x-warden-provider/x-warden-tier` = %s' \
+        "${ROUTE[direct]:-n/a}" "${ROUTE[warden]:-n/a}"
+    [[ -z "${NOTE[chain]:-}" ]] && printf ' (chained: %s)' "${ROUTE[chain]:-n/a}"
+    printf '\n'
+    for row in "${SANDBOX_ROWS_ALL[@]}"; do
+        [[ -z "${NOTE[$row]:-}" ]] || continue
+        printf -- '- Audit trail, %s: %s `inference.route` allow records to `bench` for the %s requests sent, %s other\n' \
+            "${LABEL[$row]}" "${AUDIT_N[$row]:-0}" "${SENT[$row]:-0}" "${AUDIT_BAD[$row]:-0}"
+    done
+}
+
+notes() {
+    local row first=1
+    for row in "${ROWS[@]}"; do
+        [[ -n "${NOTE[$row]:-}" ]] || continue
+        (( first )) && { printf '\n**Not measured or failed:**\n\n'; first=0; }
+        printf -- '- %s: %s\n' "${LABEL[$row]}" "${NOTE[$row]//"$SCRATCH"/<tmp>}"
+    done
+}
+
+render_section() {
+    local row
+    cat <<EOF
+## $SECTION
+
+<!-- Generated by bench/router.sh; re-run \`make bench\` instead of editing this section. -->
+
+What the privacy router adds to a model request. The same client
+(\`bench/routerload.c\`) sends the same ${BODY_BYTES}-byte Anthropic Messages request
+(\`POST ${REQ_PATH}\`, one user message of harmless English prose, so it is
+\`public\` and goes to the preferred provider; \`build/bench/router-body.json\`)
+to the same provider stand-in (the \`llm\` port of \`bench/upstream.c\`,
+127.0.0.1 on the host: a 253-byte Messages response on a kept-alive
+connection) directly, and from inside a warden sandbox through
+\`http://inference.local\`: the router reads the body whole, the built-in
+classifier classifies it, the decision is recorded (\`inference.route\`),
+and the request goes to the provider \`bench\` on the router's kept-alive
+upstream connection; a third row chains the example Python classifier after
+the built-in one. Produced by \`make bench\` (which runs
+\`bash bench/router.sh\`). Raw output: \`build/bench/router-*\`.
+
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
+$(machine_info)
+$(tool_versions)
+- Samples: N = ${N} requests per row and round on one kept-alive connection,
+  in ${ROUNDS} rounds that take turns between the rows (${WARMUP} uncounted requests
+  at the start of each run); percentiles are over the pooled samples
+
+**Verdict: ${VERDICT}** — ${VTEXT}.
+
+### Latency per request (µs)
+
+Each request is timed from its first byte written to the last byte of the
+response read (CLOCK_MONOTONIC). *Added* is the row's percentile minus the
+direct one: reading the request into the router, classifying it, recording
+the decision, forwarding it and relaying the response, plus the extra hop
+each way. *CPU µs/request*: the CPU time, over the counted requests, of the
+warden supervisor (all its threads: proxy, router, audit writer) and of the
+classifier sidecars (the supervisor's children other than the sandbox), from
+\`/proc/PID/task/*/schedstat\`, per request; median of the rounds.
+
+$(latency_table)
+
+Added p50 per round (µs): $(round_added warden) (built-in classifier)$( [[ -z "${NOTE[chain]:-}" ]] && printf '; %s (chained)' "$(round_added chain)").
+
+### Where the time goes
+
+$(where_time_goes)
+
+### Requests per second
+
+${CONC} kept-alive connections sending back to back (one thread each) for
+${RPS_SECONDS} s after one uncounted second; one run per row, after the latency
+rounds.
+
+$(rps_table)
+$( for row in "${ROWS[@]}"; do [[ -n "${NOTE[$row]:-}" || "${RPS[$row]:-}" != failed* ]] || printf -- '\n- %s: %s' "${LABEL[$row]}" "${RPS[$row]}"; done )
+
+Checks that the requests were routed:
+
+$(checks)
+$(notes)
+
+Method notes:
+
+- Client and provider stand-in are C programs built with \`cc -O2 -static\`;
+  the client inside the sandbox is the same binary. Only 127.0.0.1 is used:
+  inside the sandbox \`inference.local\` is 127.0.0.1:80 in the sandbox's
+  network namespace, where the supervisor listens; the provider's
+  \`base_url\` is the stand-in's port on the host's loopback, plain HTTP.
+- The request carries what an Anthropic SDK sends (\`content-type\`,
+  \`anthropic-version\`, the placeholder key \`x-api-key: warden-router\`,
+  which the router takes off); the provider has no credential to inject.
+- Each warden run writes its audit trail to \`build/bench/\`
+  (\`--audit-log\`, default \`fsync: batch\`): one \`inference.route\`
+  record per request, written before the request is forwarded.
+- On ${NPROC} CPUs the warden rows keep four processes busy (client,
+  supervisor, classifier, provider) where the direct row keeps two; the load
+  average above shows what else was running.
+
+Commands of round 1 (\`<tmp>\` is a scratch directory, the port is chosen
+per run; the other rounds differ only in the sandbox and trail names):
+
+\`\`\`
+EOF
+    for row in "${ROWS[@]}"; do
+        printf '# %s\n%s\n' "${LABEL[$row]}" "${CMDS[$row]:-(not run)}"
+    done
+    for row in "${ROWS[@]}"; do
+        printf '# %s, requests per second\n%s\n' "${LABEL[$row]}" "${CMDS[$row-rps]:-(not run)}"
+    done
+    printf '# the provider stand-in (its "llm" port)\n<tmp>/upstream <tmp>/ports\n'
+    printf '```\n'
+    for row in "${SANDBOX_ROWS_ALL[@]}"; do
+        [[ -n "${POLICY[$row]:-}" ]] || continue
+        # shellcheck disable=SC2016  # literal backquotes (markdown)
+        printf '\nPolicy of the %s row (`<tmp>/policy-%s.yaml`):\n\n```yaml\n' "${LABEL[$row]}" "$row"
+        sed -e "s|$SCRATCH|<tmp>|g" "${POLICY[$row]}"
+        printf '```\n'
+    done
+}
+
+# Replace the section of docs/benchmarks.md (up to the next level-2 heading)
+# with $1, leaving everything else alone; append it if there is none.
+update_doc() {
+    local section="$1" tmp
+    mkdir -p "$(dirname "$DOC")"
+    if [[ ! -f "$DOC" ]]; then
+        printf '# warden benchmarks\n\nMeasurements of warden against other sandboxes. Each section is regenerated\nby the script named in it.\n\n' >"$DOC"
+    fi
+    tmp="$(mktemp)"
+    awk -v secfile="$section" -v title="## $SECTION" '
+        function emit(  line) {
+            while ((getline line < secfile) > 0) print line
+            close(secfile)
+            done = 1
+        }
+        /^```/ { fence = !fence }
+        !fence && $0 == title { emit(); print ""; skip = 1; next }
+        skip && !fence && /^## / { skip = 0 }
+        !skip { print }
+        END { if (!done) { print ""; emit() } }
+    ' "$DOC" | cat -s >"$tmp"
+    cat "$tmp" >"$DOC"
+    rm -f "$tmp"
+}
+
+# ---------------------------------------------------------------------------
+
+main() {
+    cd "$ROOT"
+    WARDEN="$(abspath "$WARDEN")"
+    [[ -x "$WARDEN" ]] || die "warden binary not found at ${WARDEN#"$ROOT"/} — build it first (make), or point WARDEN= at one."
+    command -v cc >/dev/null || die "cc not found (Debian package gcc)"
+    NPROC="$(nproc)"
+    LOAD_BEFORE="$(loadavg)"
+    log "load average before: $LOAD_BEFORE"
+
+    mkdir -p "$BENCH_DIR"
+    rm -f "$BENCH_DIR"/router-*.out "$BENCH_DIR"/router-*.err "$BENCH_DIR"/router-*.samples \
+        "$BENCH_DIR"/router-*.jsonl "$BENCH_DIR"/router-upstream.log
+    SCRATCH="$(mktemp -d /tmp/warden-routerbench.XXXXXX)"
+    chmod 755 "$SCRATCH"
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+
+    find_guard
+    build_tools
+    start_upstream
+    make_body
+    prepare_sandbox
+
+    measure
+    LOAD_AFTER="$(loadavg)"
+    log "load average after the timed runs: $LOAD_AFTER"
+
+    compute_verdict
+    local section
+    section="$(mktemp)"
+    render_section >"$section"
+    cp "$section" "$BENCH_DIR/router.md"
+    update_doc "$section"
+    rm -f "$section"
+
+    echo
+    echo "Latency per request (µs):"
+    latency_table
+    echo
+    echo "Where the time goes:"
+    where_time_goes
+    echo
+    echo "Requests per second ($CONC connections):"
+    rps_table
+    echo
+    checks
+    notes
+    echo
+    echo "Verdict: $VERDICT — $VTEXT"
+    echo "Load average: $LOAD_BEFORE at the start, $LOAD_AFTER after the timed runs"
+    echo "Written: docs/benchmarks.md (## $SECTION), raw data in build/bench/router-*"
+
+    if [[ "$VERDICT" == UNKNOWN || -n "${NOTE[direct]:-}${NOTE[warden]:-}" ]]; then
+        return 1
+    fi
+    if [[ "$VERDICT" == MISS && -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]]; then
+        return 1
+    fi
+    return 0
+}
+
+main "$@"
