@@ -67,7 +67,8 @@ chmod -R a+rX "$STAGE"
 
 PYTHON=/usr/bin/python3
 [[ -x $PYTHON ]] || PYTHON=$(command -v python3 || true)
-export WARDEN=$STAGE/warden PROBE=$STAGE/probe PYTHON
+# Tests that need more of the source tree (clients, classifiers, examples) find it here.
+export WARDEN=$STAGE/warden PROBE=$STAGE/probe PYTHON WARDEN_SRC=${WARDEN_SRC:-$ROOT}
 
 # ---- meson test --------------------------------------------------------------------------
 
