@@ -257,7 +257,8 @@ inf() {
 	printf '%s\n' "$ERR" >>"$ALLERR"
 }
 
-# jf JSON PATH...: fields of a JSON document (dotted paths), joined by "|";
+# jf JSON PATH...: fields of a JSON document (dotted paths, list indices
+# as numbers: content.0.text), joined by "|";
 # absent fields are "", booleans true/false, lists and objects compact JSON.
 cat >"$T_TMP/jf.py" <<'EOF'
 import json, sys
@@ -269,7 +270,10 @@ out = []
 for path in sys.argv[2:]:
     v = doc
     for k in path.split("."):
-        v = v.get(k) if isinstance(v, dict) else None
+        if isinstance(v, list) and k.isdigit():
+            v = v[int(k)] if int(k) < len(v) else None
+        else:
+            v = v.get(k) if isinstance(v, dict) else None
     if v is None:
         out.append("")
     elif isinstance(v, (bool, list, dict)):
@@ -636,8 +640,9 @@ is "$(jf "${R[x.py.a]-}" ok status error.error)" "false|403|inference_denied" \
 	"an Anthropic request for a model whose route has only OpenAI providers: 403 (no format translation)"
 is "$(cat "$WORKDIR/curl.code" 2>/dev/null)|$(jf "$(cat "$WORKDIR/curl.body" 2>/dev/null)" content.0.text)" \
 	"200|echo[cheap]: $HARMLESS ref=curl" "curl -x (forward proxy) to http://inference.local/v1/messages: answered by cheap"
-like "$(tr -d '\r' <"$WORKDIR/curl.hdr" 2>/dev/null)" $'\n[Xx]-[Ww]arden-[Pp]rovider: cheap\n' "... with x-warden-provider: cheap"
-like "$(tr -d '\r' <"$WORKDIR/curl.hdr" 2>/dev/null)" $'\n[Xx]-[Ww]arden-[Tt]ier: public\n' "... and x-warden-tier: public"
+hdr_of() { tr -d '\r' <"$WORKDIR/curl.hdr" 2>/dev/null | sed -n "s/^$1: //Ip"; }
+is "$(hdr_of x-warden-provider)" cheap "... with x-warden-provider: cheap"
+is "$(hdr_of x-warden-tier)" public "... and x-warden-tier: public"
 is "$(upstream_rec "$CHEAP_LOG" curl "r['headers'].get('x-api-key')")" "[\"$CHEAP_KEY\"]" "... and cheap got its credential"
 like "$(jsonl_query "$MISC_TRAIL" '[e.get("reason") for e in ev("inference.route", decision="deny")]')" \
 	'max_body|too large|size' "the oversize request is an inference.route deny whose reason says why"
