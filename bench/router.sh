@@ -27,6 +27,9 @@
 #     request; and each classifier's latency as the router measured it
 #     (latency_us of the inference.route audit records)
 #   - requests per second with CONCURRENCY connections (one round)
+#   - a profile of the supervisor (perf record --call-graph dwarf, when
+#     perf is installed and allowed) over one more warden run: the share of
+#     its CPU time spent in each stage of a routed request
 # and writes the "## Privacy router" section of docs/benchmarks.md.
 # Target (the privacy-router issue): the router adds at most 150 µs p50 per
 # request end to end (warden's p50 minus direct's, pooled over the rounds):
@@ -45,10 +48,12 @@
 #   WARDEN=path                   binary under test (default build/warden)
 #   BENCH_ROUTER_N=N              counted requests per row and round (2000)
 #   BENCH_ROUTER_WARMUP=W         uncounted requests before them (200)
-#   BENCH_ROUTER_ROUNDS=R         interleaved rounds (default 5)
+#   BENCH_ROUTER_ROUNDS=R         interleaved rounds (default 7)
 #   BENCH_ROUTER_RPS_SECONDS=S    counted seconds per rps row (default 3)
 #   BENCH_ROUTER_CONCURRENCY=C    connections of the rps rows (default 8)
 #   BENCH_ROUTER_CHAIN=0          leave out the chained-classifier row
+#   BENCH_ROUTER_PERF=0           no profile (default: profile when perf works)
+#   BENCH_ROUTER_PERF_N=N         requests of the profiled run (default 10000)
 #   BENCH_STRICT=1                exit 1 on MISS (default: reported, exit 0)
 #
 # Takes about a minute on a 2-CPU VM.
@@ -72,10 +77,12 @@ readonly SECTION="Privacy router"
 WARDEN="${WARDEN:-build/warden}"
 readonly N="${BENCH_ROUTER_N:-2000}"
 readonly WARMUP="${BENCH_ROUTER_WARMUP:-200}"
-readonly ROUNDS="${BENCH_ROUTER_ROUNDS:-5}"
+readonly ROUNDS="${BENCH_ROUTER_ROUNDS:-7}"
 readonly RPS_SECONDS="${BENCH_ROUTER_RPS_SECONDS:-3}"
 readonly CONC="${BENCH_ROUTER_CONCURRENCY:-8}"
 readonly WANT_CHAIN="${BENCH_ROUTER_CHAIN:-1}"
+readonly WANT_PERF="${BENCH_ROUTER_PERF:-1}"
+readonly PERF_N="${BENCH_ROUTER_PERF_N:-10000}"
 readonly TARGET_P50=150
 readonly REQ_PATH=/v1/messages
 readonly BODY_BYTES=4096
@@ -99,6 +106,7 @@ RL="" UP="" WORK="" PORT="" BODY="" GUARD="" GUARD_KIND=""
 LOAD_BEFORE="" LOAD_AFTER="" NPROC=""
 declare -A NOTE=() CMDS=() POLICY=() STAT=() SENT=() AUDIT_N=() AUDIT_BAD=()
 declare -A CPU_SUP=() CPU_CLS=() ROUND_P50=() ROUTE=() RPS=()
+PROFILE_NOTE="" PROFILE_CPU=""
 SB_ARGV=()
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -194,6 +202,14 @@ median() {
     [[ $# -gt 0 ]] || { echo n/a; return; }
     printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
         if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# The median of the numbers on stdin (separated by commas or white space), or n/a.
+median_stdin() {
+    tr -s ', ' '\n' | { grep -E '^-?[0-9]+(\.[0-9]+)?$' || true; } | sort -g | awk '{v[NR] = $1} END {
+        if (!NR) print "n/a"
+        else if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]
+        else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # pct P: the nearest-rank P-th percentile of the numbers on stdin, or n/a.
@@ -487,7 +503,15 @@ run_once() {
         AUDIT_BAD[$row]=$(( ${AUDIT_BAD[$row]:-0} + counts[1] ))
         SENT[$row]=$(( ${SENT[$row]:-0} + N + WARMUP ))
     fi
-    ROUTE[$row]="$(kv "$out" latency provider)/$(kv "$out" latency tier)"
+    # Where the responses said they went: the same in every run, or "mixed".
+    local route changes
+    route="$(kv "$out" latency provider)/$(kv "$out" latency tier)"
+    changes="$(kv "$out" latency route_changes)"
+    if [[ -n "${ROUTE[$row]:-}" && "${ROUTE[$row]}" != "$route" ]] || [[ "${changes:-0}" != 0 ]]; then
+        ROUTE[$row]="mixed (${ROUTE[$row]:-} and $route; $changes changes in round $r)"
+    elif [[ -z "${ROUTE[$row]:-}" ]]; then
+        ROUTE[$row]="$route"
+    fi
     if (( rc != 0 )) || [[ ! -s "$samples" ]]; then
         local cl wl
         cl="$( { grep '^routerload:' "$err" || true; } | head -n 3 | one_line)"
@@ -569,6 +593,76 @@ classifier_latency() {
     done | sed 's/.*"latency_us"://' | pct "$3"
 }
 
+# The stages of a routed request in the supervisor, as "FUNCTION|what it
+# is": inclusive shares of its CPU time (children counted), so they may
+# overlap where one calls another (none of these does).
+readonly PROFILE_STAGES=(
+    "infer_inspect_body|reading the body as JSON for model, stream and metadata (route.c: jansson json_loadb of the whole body)"
+    "guard_classify|handing the body to the classifiers (guard protocol frame encoded, written to the sidecar's socket)"
+    "cl_read|reading the classifier's verdict (recvmsg with credentials, frame decoded)"
+    "l7_emit|the inference.route audit record (JSON built, hashed into the chain, written)"
+    "__libc_send|send() to the provider and back to the agent (the kernel's loopback TCP path included)"
+    "__libc_recv|recv() from the agent and the provider"
+    "epoll_wait|epoll_wait (the event loop)"
+    "http_parse_request|parsing the request head"
+)
+
+# profile: one more warden run of PERF_N requests; perf samples the
+# supervisor (all threads, on-CPU time, DWARF call graphs) from the first
+# counted request to the last; the report gives each stage's share.
+profile() {
+    local name="routerbench-$$-profile" data="$SCRATCH/perf.data" out="$BENCH_DIR/router-profile.out"
+    local err="$BENCH_DIR/router-profile.err" report="$BENCH_DIR/router-profile.txt"
+    local wpid pid="" ppid i rc=0 c0 c1 st fn what share
+    [[ "$WANT_PERF" != 0 ]] || { PROFILE_NOTE="not taken (BENCH_ROUTER_PERF=0)"; return 0; }
+    command -v perf >/dev/null || { PROFILE_NOTE="not taken: perf is not installed (Debian package linux-perf)"; return 0; }
+    [[ -z "${NOTE[warden]:-}" ]] || { PROFILE_NOTE="not taken: the warden row failed"; return 0; }
+    log "profile of the supervisor over $PERF_N requests"
+    rm -f "$WORK"/lat.* "$WORK/lat-samples"
+    sandbox_argv warden profile "$name" "$BENCH_DIR/router-audit-profile.jsonl" \
+        ./routerload latency 127.0.0.1:80 "$REQ_PATH" body.json "$PERF_N" "$WARMUP" lat-samples "$WORK"
+    (cd "$WORK" && exec timeout "$RUN_TIMEOUT" "${SB_ARGV[@]}") </dev/null >"$out" 2>"$err" &
+    wpid=$!
+    for ((i = 0; i < 200; i++)); do
+        pid="$("$WARDEN" ps 2>/dev/null | awk -v n="$name" '$1 == n {print $2}')"
+        [[ -n "$pid" ]] && break
+        kill -0 "$wpid" 2>/dev/null || break
+        sleep 0.025
+    done
+    if [[ -n "$pid" ]] && wait_for "$WORK/lat.ready" "$wpid" 60; then
+        perf record -q -F 999 --call-graph dwarf,16384 -p "$pid" -o "$data" \
+            >"$BENCH_DIR/router-perf-record.log" 2>&1 &
+        ppid=$!
+        sleep 0.3    # perf attaches to every thread before the clock starts
+        c0="$(cpu_ns "$pid")"
+        touch "$WORK/lat.go"
+        wait_for "$WORK/lat.end" "$wpid" "$RUN_TIMEOUT" || rc=1
+        c1="$(cpu_ns "$pid")"
+        kill -INT "$ppid" 2>/dev/null || true
+        wait "$ppid" || true
+        touch "$WORK/lat.done"
+    else
+        rc=1
+    fi
+    wait "$wpid" || rc=$?
+    if (( rc != 0 )) || [[ ! -s "$data" ]]; then
+        PROFILE_NOTE="not taken: $( { cat "$BENCH_DIR/router-perf-record.log" "$err"; } 2>/dev/null | head -n 3 | one_line)"
+        return 0
+    fi
+    PROFILE_CPU="$(awk -v a="$c0" -v b="$c1" -v n="$PERF_N" 'BEGIN {printf "%.1f", (b - a) / 1e3 / n}')"
+    perf report -i "$data" --children --sort symbol --stdio -g none >"$report" 2>/dev/null || true
+    for st in "${PROFILE_STAGES[@]}"; do
+        fn="${st%%|*}"
+        what="${st#*|}"
+        share="$(awk -v f="$fn" '$1 ~ /%$/ && $3 == "[.]" && $4 == f { sub("%", "", $1); print $1; exit }' "$report")"
+        PROFILE_ROWS+=("$fn|$what|${share:-0}")
+    done
+    # The functions with the most self time: "NAME SHARE" lines.
+    perf report -i "$data" --no-children --sort symbol --stdio -g none 2>/dev/null |
+        awk '$1 ~ /%$/ && NF >= 3 { sub("%", "", $1); print $3, $1 }' | head -n 8 >"$report.self" || true
+}
+PROFILE_ROWS=()
+
 # ---------------------------------------------------------------------------
 # Reporting
 # ---------------------------------------------------------------------------
@@ -637,6 +731,8 @@ latency_table() {
     echo "| path | requests | p50 | p90 | p99 | max | mean | added p50 | added p99 | supervisor CPU µs/request | classifiers CPU µs/request |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for row in "${ROWS[@]}"; do
+        # A row never run is in the notes, not in the table.
+        [[ -n "${STAT[$row.n]:-}" || -z "${NOTE[$row]:-}" ]] || continue
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$row]}" \
             "$(s "$row" n)" "$(s "$row" p50)" "$(s "$row" p90)" "$(s "$row" p99)" \
             "$(s "$row" p100)" "$(s "$row" mean)" "$(added "$row" p50)" "$(added "$row" p99)" \
@@ -668,7 +764,7 @@ compute_verdict() {
     else
         VERDICT=MISS
     fi
-    VTEXT="the router adds p50 ${a50} µs per 4 KB request over calling the provider directly (target <= ${TARGET_P50} µs; per round: $(round_added warden)); p99 adds ${a99} µs"
+    VTEXT="the router adds p50 ${a50} µs per 4 KB request over calling the provider directly, pooled over the rounds (target <= ${TARGET_P50} µs; per round: $(round_added warden), median $(round_added warden | median_stdin)); p99 adds ${a99} µs"
 }
 
 # Where the time of a routed request goes, from what was measured.
@@ -677,22 +773,51 @@ where_time_goes() {
     local b50 b99 e50 e99
     b50="$(classifier_latency warden builtin 50)"
     b99="$(classifier_latency warden builtin 99)"
-    printf -- '- Built-in classifier, as the router timed it (`latency_us` of the `inference.route` records, request sent to verdict received): p50 %s µs, p99 %s µs, over %s requests\n' \
+    printf -- "- CPU per request (median of the rounds): the supervisor (proxy, router, audit writer) %s µs, the built-in classifier %s µs. The supervisor handles a request in one event-loop thread, so nearly all of its CPU time is on the request's path.\n" \
+        "$(cpu_of CPU_SUP warden)" "$(cpu_of CPU_CLS warden)"
+    printf -- '- The built-in classifier as the router timed it (`latency_us` of the `inference.route` records: request handed over to verdict read): p50 %s µs, p99 %s µs over %s requests. The supervisor waits for it.\n' \
         "$b50" "$b99" "${AUDIT_N[warden]:-0}"
-    printf -- '- CPU per request, median of the rounds: supervisor (proxy, router, audit) %s µs, classifier sidecar %s µs; the direct row spends about %s µs of wall time per request in the client and the provider together\n' \
-        "$(cpu_of CPU_SUP warden)" "$(cpu_of CPU_CLS warden)" "$(s direct p50)"
     if [[ -z "${NOTE[chain]:-}" ]]; then
         e50="$(classifier_latency chain example 50)"
         e99="$(classifier_latency chain example 99)"
-        printf -- '- Chained Python classifier (`examples/classifier.py`): p50 %s µs, p99 %s µs as the router timed it; the chain adds p50 %s µs end to end over the built-in classifier alone (the classifiers run at the same time; the slowest decides)\n' \
+        printf -- '- Chained after it, the Python classifier (`examples/classifier.py`): p50 %s µs, p99 %s µs as the router timed it; both classify at the same time and the slower one decides. The chain adds p50 %s µs end to end over the built-in classifier alone.\n' \
             "$e50" "$e99" "$(calc "$(s chain p50)" "$(s warden p50)" -)"
+    fi
+}
+
+# The supervisor's profile: each stage's share of its CPU time and what that
+# is per request (the share of the CPU time per request measured without
+# perf), then the functions with the most self time.
+# shellcheck disable=SC2016  # literal backquotes (markdown)
+profile_table() {
+    local r fn what share cpu self
+    if [[ -n "$PROFILE_NOTE" || ${#PROFILE_ROWS[@]} -eq 0 ]]; then
+        printf 'Profile of the supervisor: %s.\n' "${PROFILE_NOTE:-not taken}"
+        return 0
+    fi
+    cpu="$(cpu_of CPU_SUP warden)"
+    printf "One more run of the built-in-classifier row (%s requests) with \`perf record -F 999 --call-graph dwarf\` on the supervisor (report: \`build/bench/router-profile.txt\`). Shares are inclusive (callees counted) of the supervisor's on-CPU samples; *µs per request* is that share of the %s µs the supervisor spends per request without perf (with perf attached it spent %s µs).\n\n" \
+        "$PERF_N" "$cpu" "$PROFILE_CPU"
+    echo "| stage (function) | share of supervisor CPU | ≈ µs per request |"
+    echo "|---|---:|---:|"
+    for r in "${PROFILE_ROWS[@]}"; do
+        fn="${r%%|*}"
+        what="${r#*|}"
+        what="${what%|*}"
+        share="${r##*|}"
+        printf '| %s (`%s`) | %s%% | %s |\n' "$what" "$fn" "$share" \
+            "$(awk -v s="$share" -v c="$cpu" 'BEGIN { if (c == "—" || c == "n/a") print "n/a"; else printf "%.1f\n", s * c / 100 }')"
+    done
+    if [[ -s "$BENCH_DIR/router-profile.txt.self" ]]; then
+        self="$(awk '{printf "%s`%s` %s%%", (NR > 1 ? ", " : ""), $1, $2}' "$BENCH_DIR/router-profile.txt.self")"
+        printf '\nMost self time: %s.\n' "$self"
     fi
 }
 
 # shellcheck disable=SC2016  # literal backquotes (markdown)
 checks() {
     local row
-    printf -- '- Routing: direct responses carry no router headers (%s); through warden every response said `x-warden-provider/x-warden-tier` = %s' \
+    printf -- '- Routing (`x-warden-provider/x-warden-tier` of every response, latency runs): direct %s (no router headers); through warden %s' \
         "${ROUTE[direct]:-n/a}" "${ROUTE[warden]:-n/a}"
     [[ -z "${NOTE[chain]:-}" ]] && printf ' (chained: %s)' "${ROUTE[chain]:-n/a}"
     printf '\n'
@@ -760,6 +885,8 @@ Added p50 per round (µs): $(round_added warden) (built-in classifier)$( [[ -z "
 ### Where the time goes
 
 $(where_time_goes)
+
+$(profile_table)
 
 ### Requests per second
 
@@ -852,7 +979,8 @@ main() {
 
     mkdir -p "$BENCH_DIR"
     rm -f "$BENCH_DIR"/router-*.out "$BENCH_DIR"/router-*.err "$BENCH_DIR"/router-*.samples \
-        "$BENCH_DIR"/router-*.jsonl "$BENCH_DIR"/router-upstream.log
+        "$BENCH_DIR"/router-*.jsonl "$BENCH_DIR"/router-upstream.log "$BENCH_DIR"/router-profile.txt* \
+        "$BENCH_DIR"/router-perf-record.log
     SCRATCH="$(mktemp -d /tmp/warden-routerbench.XXXXXX)"
     chmod 755 "$SCRATCH"
     trap cleanup EXIT
@@ -867,6 +995,7 @@ main() {
 
     measure
     LOAD_AFTER="$(loadavg)"
+    profile
     log "load average after the timed runs: $LOAD_AFTER"
 
     compute_verdict
@@ -883,6 +1012,8 @@ main() {
     echo
     echo "Where the time goes:"
     where_time_goes
+    echo
+    profile_table
     echo
     echo "Requests per second ($CONC connections):"
     rps_table

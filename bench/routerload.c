@@ -39,8 +39,9 @@
  * Each mode prints one line on stdout, "MODE key=value ...", times in
  * microseconds; errors go to stderr.  The line names the router's
  * x-warden-provider and x-warden-tier of the first response ("-" when
- * absent, as straight to the provider), so a run shows where its requests
- * went.  Every count is bounded by the arguments and every blocking step
+ * absent, as straight to the provider) and counts the responses whose
+ * headers said otherwise (route_changes), so a run shows where its
+ * requests went.  Every count is bounded by the arguments and every blocking step
  * has a timeout (IO_TIMEOUT_S), so a broken router fails a run rather
  * than hanging it.
  */
@@ -578,12 +579,19 @@ samples(size_t n)
 	return v;
 }
 
+/* Whether R was routed (or not) like FIRST: the same router headers. */
+static bool
+same_route(const struct response *first, const struct response *r)
+{
+	return strcmp(first->provider, r->provider) == 0 && strcmp(first->tier, r->tier) == 0;
+}
+
 /* "provider=NAME tier=TIER" of the first response, "-" for a header it lacked. */
 static void
-print_route(const struct response *first)
+print_route(const struct response *first, size_t changes)
 {
-	printf(" provider=%s tier=%s", first->provider[0] ? first->provider : "-",
-	    first->tier[0] ? first->tier : "-");
+	printf(" provider=%s tier=%s route_changes=%zu", first->provider[0] ? first->provider : "-",
+	    first->tier[0] ? first->tier : "-", changes);
 }
 
 /* ---- synchronisation with an observer (latency SYNCDIR) ---------------- */
@@ -623,7 +631,7 @@ run_latency(const struct request *q, size_t n, size_t warmup, const char *path,
 	static struct conn c = { .fd = -1 };
 	struct response r, first = { 0 };
 	double *lat = samples(n), t_first = 0, t_last = 0;
-	size_t done = 0, got = 0, errors = 0, opened = 0;
+	size_t done = 0, got = 0, errors = 0, opened = 0, changes = 0;
 	bool synced = true, bracketed = false, have_first = false;
 	FILE *out;
 
@@ -657,6 +665,7 @@ run_latency(const struct request *q, size_t n, size_t warmup, const char *path,
 			first = r;
 			have_first = true;
 		}
+		changes += !same_route(&first, &r);
 		if (done++ >= warmup)
 			lat[got++] = b - a;
 	}
@@ -673,7 +682,7 @@ run_latency(const struct request *q, size_t n, size_t warmup, const char *path,
 	}
 	printf("latency n=%zu errors=%zu reconnects=%zu request_bytes=%zu counted_s=%.3f", got,
 	    errors, opened ? opened - 1 : 0, q->len, got ? (t_last - t_first) / 1e6 : 0.0);
-	print_route(&first);
+	print_route(&first, changes);
 	print_dist("req", lat, got);
 	printf("\n");
 	free(lat);
@@ -686,7 +695,7 @@ struct worker {
 	pthread_t tid;
 	const struct request *q;
 	double t_count, t_end;		/* the counted window */
-	size_t done, errors, nlat, cap;
+	size_t done, errors, nlat, cap, changes;
 	double *lat;
 	struct response first;
 	bool have_first;
@@ -728,6 +737,7 @@ worker_run(void *arg)
 			w->first = r;
 			w->have_first = true;
 		}
+		w->changes += !same_route(&w->first, &r);
 		if (w->nlat == w->cap) {
 			w->cap = w->cap ? 2 * w->cap : 4096;
 			if (!(w->lat = realloc(w->lat, w->cap * sizeof(*w->lat))))
@@ -745,7 +755,7 @@ static int
 run_rps(const struct request *q, unsigned seconds, unsigned conc)
 {
 	struct worker *w = calloc(conc, sizeof(*w));
-	size_t done = 0, errors = 0, nlat = 0, k = 0;
+	size_t done = 0, errors = 0, nlat = 0, k = 0, changes = 0;
 	const struct response *first = NULL;
 	static const struct response none;
 	double t0 = now_us(), *lat;
@@ -767,6 +777,8 @@ run_rps(const struct request *q, unsigned seconds, unsigned conc)
 		nlat += w[i].nlat;
 		if (!first && w[i].have_first)
 			first = &w[i].first;
+		/* Each connection's first response against the first connection's. */
+		changes += w[i].changes + (first && w[i].have_first && !same_route(first, &w[i].first));
 	}
 	lat = samples(nlat);
 	for (unsigned i = 0; i < conc; i++) {
@@ -776,7 +788,7 @@ run_rps(const struct request *q, unsigned seconds, unsigned conc)
 	}
 	printf("rps requests=%zu errors=%zu seconds=%u concurrency=%u rps=%.0f", done, errors,
 	    seconds, conc, (double)done / seconds);
-	print_route(first ? first : &none);
+	print_route(first ? first : &none, changes);
 	print_dist("req", lat, nlat);
 	printf("\n");
 	for (unsigned i = 0; i < conc; i++)
