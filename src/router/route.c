@@ -6,7 +6,6 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,38 +79,280 @@ infer_label_parse(const char *v, size_t n, enum tier *out)
 	return tier_parse(buf, n, out);
 }
 
+/*
+ * What a body says about itself is read with a scanner of the top-level
+ * object rather than a JSON library: only three members matter, and
+ * building a tree of a multi-megabyte prompt on every request was a third
+ * of the router's own CPU.  The scanner skips every other value without
+ * decoding it, refuses nesting deeper than SCAN_DEPTH, and believes
+ * nothing of a body with a repeated "model", "stream" or "metadata" (a
+ * provider reads one of them, and which one is not guessed at).  A body
+ * it cannot read says nothing; the classifiers read the whole body anyway.
+ */
+#define SCAN_DEPTH 256
+
+struct scan {
+	const unsigned char *p, *end;
+};
+
+static void
+ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * A string at s->p (the opening quote).  Decoded into out (cap bytes,
+ * NUL-terminated) when out is set; *fits says whether it all fitted.
+ */
+static bool
+str(struct scan *s, char *out, size_t cap, bool *fits)
+{
+	size_t n = 0;
+
+	if (fits)
+		*fits = true;
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	s->p++;
+	while (s->p < s->end) {
+		unsigned char c = *s->p++;
+		unsigned v = c;
+
+		if (c == '"') {
+			if (out)
+				out[n] = '\0';
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c == '\\') {
+			if (s->p >= s->end)
+				return false;
+			c = *s->p++;
+			switch (c) {
+			case '"': case '\\': case '/': v = c; break;
+			case 'b': v = '\b'; break;
+			case 'f': v = '\f'; break;
+			case 'n': v = '\n'; break;
+			case 'r': v = '\r'; break;
+			case 't': v = '\t'; break;
+			case 'u':
+				if (s->end - s->p < 4)
+					return false;
+				v = 0;
+				for (int i = 0; i < 4; i++) {
+					int h = hexval(*s->p++);
+					if (h < 0)
+						return false;
+					v = v << 4 | (unsigned)h;
+				}
+				/* Only ASCII is ever compared; anything else is kept as '?'. */
+				if (v >= 0x80 || v == 0)
+					v = '?';
+				break;
+			default:
+				return false;
+			}
+		}
+		if (out) {
+			if (n + 1 < cap)
+				out[n++] = (char)v;
+			else if (fits)
+				*fits = false;
+		}
+	}
+	return false;
+}
+
+/* Skip one value of any kind. */
+static bool
+skip(struct scan *s)
+{
+	int depth = 0;
+
+	ws(s);
+	do {
+		if (s->p >= s->end)
+			return false;
+		switch (*s->p) {
+		case '"':
+			if (!str(s, NULL, 0, NULL))
+				return false;
+			break;
+		case '{': case '[':
+			if (++depth > SCAN_DEPTH)
+				return false;
+			s->p++;
+			break;
+		case '}': case ']':
+			if (--depth < 0)
+				return false;
+			s->p++;
+			break;
+		case ',': case ':':
+			if (depth == 0)
+				return false;
+			s->p++;
+			break;
+		default:
+			if (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r') {
+				s->p++;
+				break;
+			}
+			/* A number or literal: its characters up to a delimiter. */
+			if (!strchr("-0123456789tfnrueals.E+", *s->p))
+				return false;
+			while (s->p < s->end && strchr("-0123456789tfnrueals.E+", *s->p))
+				s->p++;
+			break;
+		}
+	} while (depth > 0);
+	return true;
+}
+
+static bool
+literal(struct scan *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* The members of metadata: only "sensitivity" is looked at. */
+static bool
+metadata(struct scan *s, struct infer_info *out)
+{
+	char key[32], val[32];
+	bool fits, seen = false;
+
+	if (s->p >= s->end || *s->p != '{')
+		return skip(s);
+	s->p++;
+	ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		ws(s);
+		if (!str(s, key, sizeof(key), &fits))
+			return false;
+		ws(s);
+		if (s->p >= s->end || *s->p++ != ':')
+			return false;
+		ws(s);
+		if (fits && strcmp(key, "sensitivity") == 0) {
+			if (seen)
+				return false;
+			seen = true;
+			if (s->p < s->end && *s->p == '"') {
+				if (!str(s, val, sizeof(val), &fits))
+					return false;
+				if (fits && infer_label_parse(val, strlen(val), &out->label) == 0)
+					out->has_label = true;
+			} else if (!skip(s)) {
+				return false;
+			}
+		} else if (!skip(s)) {
+			return false;
+		}
+		ws(s);
+		if (s->p >= s->end)
+			return false;
+		if (*s->p == '}') {
+			s->p++;
+			return true;
+		}
+		if (*s->p++ != ',')
+			return false;
+	}
+}
+
 void
 infer_inspect_body(const void *body, size_t len, struct infer_info *out)
 {
-	json_error_t jerr;
-	json_t *root, *v, *meta;
+	struct scan s = { body, (const unsigned char *)body + len };
+	bool seen_model = false, seen_stream = false, seen_meta = false, fits;
+	char key[32];
 
 	memset(out, 0, sizeof(*out));
-	/*
-	 * Duplicate keys are refused: a provider reads one "model" and this
-	 * code must read the same one, so ambiguity is not guessed at.
-	 */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return;
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return;
+	ws(&s);
+	if (s.p >= s.end || *s.p++ != '{')
+		goto bad;
+	ws(&s);
+	if (s.p < s.end && *s.p == '}') {
+		s.p++;
+		goto end;
 	}
+	for (;;) {
+		ws(&s);
+		if (!str(&s, key, sizeof(key), &fits))
+			goto bad;
+		ws(&s);
+		if (s.p >= s.end || *s.p++ != ':')
+			goto bad;
+		ws(&s);
+		if (fits && strcmp(key, "model") == 0) {
+			if (seen_model)
+				goto bad;
+			seen_model = true;
+			if (s.p < s.end && *s.p == '"') {
+				if (!str(&s, out->model, sizeof(out->model), &fits))
+					goto bad;
+				if (!fits)
+					out->model[0] = '\0';	/* longer than any model name */
+			} else if (!skip(&s)) {
+				goto bad;
+			}
+		} else if (fits && strcmp(key, "stream") == 0) {
+			if (seen_stream)
+				goto bad;
+			seen_stream = true;
+			if (literal(&s, "true"))
+				out->stream = true;
+			else if (!skip(&s))
+				goto bad;
+		} else if (fits && strcmp(key, "metadata") == 0) {
+			if (seen_meta)
+				goto bad;
+			seen_meta = true;
+			if (!metadata(&s, out))
+				goto bad;
+		} else if (!skip(&s)) {
+			goto bad;
+		}
+		ws(&s);
+		if (s.p >= s.end)
+			goto bad;
+		if (*s.p == '}') {
+			s.p++;
+			break;
+		}
+		if (*s.p++ != ',')
+			goto bad;
+	}
+end:
+	ws(&s);
+	if (s.p != s.end)
+		goto bad;
 	out->json = true;
-	v = json_object_get(root, "model");
-	if (json_is_string(v) && json_string_length(v) <= INFER_MODEL_MAX &&
-	    strlen(json_string_value(v)) == json_string_length(v))
-		snprintf(out->model, sizeof(out->model), "%s", json_string_value(v));
-	out->stream = json_is_true(json_object_get(root, "stream"));
-	meta = json_object_get(root, "metadata");
-	if (json_is_object(meta)) {
-		v = json_object_get(meta, "sensitivity");
-		if (json_is_string(v) && infer_label_parse(json_string_value(v),
-		    json_string_length(v), &out->label) == 0)
-			out->has_label = true;
-	}
-	json_decref(root);
+	return;
+bad:
+	memset(out, 0, sizeof(*out));
 }
 
 static bool

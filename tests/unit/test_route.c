@@ -56,6 +56,34 @@ test_body(void)
 	CHECK(!in.json && !in.has_label, "not JSON says nothing");
 	infer_inspect_body("{\"metadata\":{\"sensitivity\":\"secret\"}}", 37, &in);
 	CHECK(!in.has_label, "an unknown label is ignored");
+	{
+		static const char nested[] = " {\"messages\":[{\"role\":\"user\",\"content\":"
+		    "[{\"type\":\"text\",\"text\":\"a \\\"model\\\": x } ]\"}]}],"
+		    "\"max_tokens\":-1.5e+3,\"x\":null,\"y\":false,"
+		    "\"m\\u006fdel\":\"cl\\u0061ude-\\/4\"} ";
+		infer_inspect_body(nested, sizeof(nested) - 1, &in);
+		CHECK(in.json && strcmp(in.model, "claude-/4") == 0,
+		    "values skipped whole (strings with braces, escapes, numbers); keys and values "
+		    "unescaped (got '%s')", in.model);
+	}
+	infer_inspect_body("{\"model\":\"a\"} x", 17, &in);
+	CHECK(!in.json, "trailing bytes: not believed");
+	infer_inspect_body("{\"model\":\"a\",}", 15, &in);
+	CHECK(!in.json, "trailing comma: not believed");
+	infer_inspect_body("{\"stream\":true,\"stream\":false}", 32, &in);
+	CHECK(!in.json && !in.stream, "duplicate stream: nothing is believed");
+	{
+		char deep[2100];
+		size_t n = 0;
+		n += (size_t)snprintf(deep, sizeof(deep), "{\"a\":");
+		for (int i = 0; i < 1000; i++)
+			deep[n++] = '[';
+		for (int i = 0; i < 1000; i++)
+			deep[n++] = ']';
+		deep[n++] = '}';
+		infer_inspect_body(deep, n, &in);
+		CHECK(!in.json, "nesting deeper than the scanner's limit: not believed");
+	}
 }
 
 static void
