@@ -234,23 +234,68 @@ escape_decode(const unsigned char *s, size_t n, size_t i, unsigned char *out, si
 	return 2;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+
+/* 32 bytes at a time where the CPU has AVX2 (chosen at run time: the build targets plain x86-64). */
+__attribute__((target("avx2"))) static size_t
+scan_plain_avx2(const unsigned char *s, size_t i, size_t n)
+{
+	const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
+	const __m256i ctl = _mm256_set1_epi8(0x1F);
+
+	while (i + 32 <= n) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+		__m256i m = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, q),
+		    _mm256_cmpeq_epi8(v, bs)), _mm256_cmpeq_epi8(_mm256_min_epu8(v, ctl), v));
+		unsigned mask = (unsigned)_mm256_movemask_epi8(m);
+
+		if (mask)
+			return i + (size_t)__builtin_ctz(mask);
+		i += 32;
+	}
+	return i;
+}
+
+static bool
+cpu_has_avx2(void)
+{
+	static int have = -1;
+
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	return have == 1;
+}
+#endif
+
 /* The first byte at or after i that is '"', '\\' or a control byte (or n). */
 static size_t
 scan_plain(const unsigned char *s, size_t i, size_t n)
 {
+#ifdef HAVE_AVX2_PATH
+	if (n - i >= 64 && cpu_has_avx2())
+		i = scan_plain_avx2(s, i, n);
+	if (i < n && (s[i] == '"' || s[i] == '\\' || s[i] < 0x20))
+		return i;
+#endif
 #ifdef __SSE2__
-	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-	const __m128i ctl = _mm_set1_epi8(0x1F);
+	{
+		const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+		const __m128i ctl = _mm_set1_epi8(0x1F);
 
-	while (i + 16 <= n) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
-		    _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
-		int mask = _mm_movemask_epi8(m);
+		while (i + 16 <= n) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q),
+			    _mm_cmpeq_epi8(v, bs)), _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+			int mask = _mm_movemask_epi8(m);
 
-		if (mask)
-			return i + (size_t)__builtin_ctz((unsigned)mask);
-		i += 16;
+			if (mask)
+				return i + (size_t)__builtin_ctz((unsigned)mask);
+			i += 16;
+		}
 	}
 #endif
 	while (i < n && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20)

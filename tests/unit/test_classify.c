@@ -6,7 +6,10 @@
  * raw bytes (escaped ones included), redaction placeholders, custom rules
  * and the rules file, and -- given the generated corpus as argv[1] -- a
  * precision/recall run that fails when a structured type (payment cards,
- * IBAN, SSN, NINO, secrets, email, phone) is below 0.95.
+ * IBAN, SSN, NINO, secrets, email, phone) is below 0.95.  Given the
+ * warden-guard binary as argv[2], it also runs it end to end over the
+ * guard protocol: handshake, a request, the reply's findings and
+ * redactions, and the refusal of bad rules.
  *
  * Output is TAP-like: one "ok"/"not ok" line per check, then "1..N"; the
  * exit status is non-zero on any failure.  The accuracy table is printed
@@ -16,13 +19,18 @@
  * Secret-shaped test values are assembled at run time (prefix + body), so
  * this file holds nothing a secret scanner would flag.
  */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../src/classify/classify.h"
+#include "../../src/classify/guard_proto.h"
 #include "../../src/classify/jsonwalk.h"
 #include "../../src/classify/validate.h"
 #include "../../src/lib/util.h"
@@ -800,6 +808,136 @@ test_corpus(const char *path)
 		fclose(rep);
 }
 
+
+/* ---- warden-guard end to end ---------------------------------------------------------- */
+
+/* Read one whole frame from fd into *buf; returns its length, or -1. */
+static ssize_t
+read_frame(int fd, struct sbuf *buf, struct guard_frame *f)
+{
+	const char *why = NULL;
+
+	buf->len = 0;
+	for (;;) {
+		char chunk[65536];
+		ssize_t k = guard_frame_parse(buf->p, buf->len, GUARD_MAX_FRAME, f, &why);
+		ssize_t n;
+
+		if (k != 0)
+			return k;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			return -1;
+		sbuf_add(buf, chunk, (size_t)n);
+	}
+}
+
+static pid_t
+spawn_guard(const char *path, const char *rules_path, int *fd, int *errfd)
+{
+	int sv[2], ep[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(ep, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(sv[1], 3);
+		dup2(ep[1], 2);
+		setenv("WARDEN_GUARD_FD", "3", 1);
+		execl(path, "warden-guard", "--rules", rules_path, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	close(ep[1]);
+	*fd = sv[0];
+	*errfd = ep[0];
+	return pid;
+}
+
+static void
+test_guard_main(const char *path)
+{
+	char rpath[] = "/tmp/warden-guard-rules-XXXXXX";
+	const char *good = "{\"custom\":[{\"name\":\"codename\",\"terms\":[\"project nightingale\"],"
+	    "\"tier\":\"confidential\"}]}";
+	const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":\"mail a\\u0040b.io "
+	    "about Project Nightingale\"}]}";
+	struct guard_request req = { .id = 7, .deadline_ms = 2000, .format = "anthropic",
+		.provider = "p", .host = "h", .path = "/v1/messages", .model = "m", .sandbox = "s",
+		.binary = "", .pid = 1, .body = body, .body_len = strlen(body) };
+	struct guard_hello_reply hr;
+	struct guard_reply reply;
+	struct guard_frame f;
+	struct sbuf out, in;
+	char why[200], errbuf[512] = "";
+	int fd, errfd, status, tfd;
+	pid_t pid;
+
+	begin("warden-guard");
+	tfd = mkstemp(rpath);
+	if (!CHECK(tfd >= 0 && write_all(tfd, good, strlen(good)) == 0, "rules file written"))
+		return;
+	close(tfd);
+	pid = spawn_guard(path, rpath, &fd, &errfd);
+	if (!CHECK(pid > 0, "warden-guard started"))
+		goto out;
+	sbuf_init(&out, GUARD_MAX_FRAME);
+	sbuf_init(&in, GUARD_MAX_FRAME);
+	guard_hello_encode(&out);
+	CHECK(write_all(fd, out.p, out.len) == 0, "hello sent");
+	if (CHECK(read_frame(fd, &in, &f) > 0, "hello answered") &&
+	    CHECK(guard_hello_reply_decode(&f, &hr, why, sizeof(why)) == 0, "hello reply: %s", why))
+		CHECK(hr.version == 1 && strcmp(hr.name, "warden-guard") == 0 && !hr.error[0],
+		    "hello: version %d, name %s", hr.version, hr.name);
+	out.len = 0;
+	guard_request_encode(&req, &out);
+	CHECK(write_all(fd, out.p, out.len) == 0, "request sent");
+	if (CHECK(read_frame(fd, &in, &f) > 0, "request answered") &&
+	    CHECK(guard_reply_decode(&f, req.body_len, &reply, why, sizeof(why)) == 0,
+	    "reply decodes: %s", why)) {
+		CHECK(reply.id == 7 && reply.decision == GUARD_ALLOW, "allow, id 7");
+		CHECK_INT(reply.tier, TIER_CONFIDENTIAL);
+		CHECK_INT(reply.nfindings, 2);
+		if (CHECK_INT(reply.nredactions, 2)) {
+			CHECK_STR(reply.redactions[0].placeholder, "[EMAIL_1]");
+			CHECK(reply.redactions[0].end - reply.redactions[0].start == strlen("a\\u0040b.io"),
+			    "the email's span covers its escape");
+			CHECK_STR(reply.redactions[1].placeholder, "[CUSTOM_CODENAME_1]");
+		}
+		guard_reply_free(&reply);
+	}
+	close(fd);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "end of stream: exit 0 (status %d)", status);
+	close(errfd);
+	sbuf_free(&out);
+	sbuf_free(&in);
+
+	/* Bad rules: one line on stderr, exit 1, before any request. */
+	tfd = open(rpath, O_WRONLY | O_TRUNC);
+	if (tfd >= 0) {
+		const char *bad = "{\"custom\":[{\"name\":\"broken\",\"pattern\":\"([a-z\",\"tier\":\"internal\"}]}";
+		ssize_t n;
+
+		CHECK(write_all(tfd, bad, strlen(bad)) == 0, "bad rules written");
+		close(tfd);
+		pid = spawn_guard(path, rpath, &fd, &errfd);
+		if (pid > 0) {
+			n = read(errfd, errbuf, sizeof(errbuf) - 1);
+			errbuf[n > 0 ? n : 0] = 0;
+			CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 1, "bad rules: exit 1");
+			CHECK(strstr(errbuf, "broken") && strchr(errbuf, '\n') == errbuf + strlen(errbuf) - 1,
+			    "one line naming the rule: %s", errbuf);
+			close(fd);
+			close(errfd);
+		}
+	}
+out:
+	unlink(rpath);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -825,6 +963,8 @@ main(int argc, char **argv)
 		test_corpus(argv[1]);
 	else
 		printf("# no corpus given: accuracy not measured\n");
+	if (argc > 2)
+		test_guard_main(argv[2]);
 	classify_rules_free(rules);
 	printf("1..%d\n# %d passed, %d failed\n", n_pass + n_fail, n_pass, n_fail);
 	return n_fail ? 1 : 0;
