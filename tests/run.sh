@@ -67,8 +67,19 @@ chmod -R a+rX "$STAGE"
 
 PYTHON=/usr/bin/python3
 [[ -x $PYTHON ]] || PYTHON=$(command -v python3 || true)
-# Tests that need more of the source tree (clients, classifiers, examples) find it here.
-export WARDEN=$STAGE/warden PROBE=$STAGE/probe PYTHON WARDEN_SRC=${WARDEN_SRC:-$ROOT}
+# Tests that need more of the source tree (SDK clients, classifiers,
+# examples) get a world-readable copy of those parts: the checkout itself
+# may sit where the unprivileged user cannot read.  The SDKs are installed
+# once into the build directory and copied here for the rootless run.
+mkdir -p "$STAGE/src/tests" "$STAGE/src/scripts"
+cp -r "$ROOT/tests/guard" "$STAGE/src/tests/"
+mkdir -p "$STAGE/src/tests/sdk"
+cp "$ROOT"/tests/sdk/*.json "$ROOT"/tests/sdk/*.mjs "$ROOT"/tests/sdk/*.py "$STAGE/src/tests/sdk/"
+cp -r "$ROOT/examples" "$STAGE/src/"
+cp "$ROOT/scripts/test-sdk.sh" "$STAGE/src/scripts/"
+chmod -R a+rX "$STAGE/src"
+export WARDEN=$STAGE/warden PROBE=$STAGE/probe PYTHON WARDEN_SRC=$STAGE/src
+export WARDEN_SDK_DIR=${WARDEN_SDK_DIR:-$BUILD/sdk}
 
 # ---- meson test --------------------------------------------------------------------------
 
@@ -141,13 +152,19 @@ if [[ $(id -u) -eq 0 ]]; then
 		echo "# SKIP rootless run: cannot create user $tu"
 		SKIPPED=$((SKIPPED + 1))
 	else
+		# The SDKs the root run installed, where the unprivileged user can read them.
+		if [[ -d $WARDEN_SDK_DIR/node_modules ]]; then
+			cp -a "$WARDEN_SDK_DIR" "$STAGE/sdk" && chmod -R a+rX "$STAGE/sdk" &&
+				WARDEN_SDK_DIR=$STAGE/sdk
+		fi
 		thome=$STAGE/home-$tu
 		mkdir -p "$thome"
 		chown "$tu:$(id -g "$tu")" "$thome"
 		chmod 700 "$thome"
 		cenv=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 			HOME="$thome" USER="$tu" LOGNAME="$tu" LANG=C.UTF-8 TMPDIR=/tmp
-			WARDEN="$WARDEN" PROBE="$PROBE" PYTHON="$PYTHON")
+			WARDEN="$WARDEN" PROBE="$PROBE" PYTHON="$PYTHON" WARDEN_SRC="$WARDEN_SRC"
+			WARDEN_SDK_DIR="$WARDEN_SDK_DIR" ${CI:+CI="$CI"})
 		if command -v setpriv >/dev/null 2>&1; then
 			as_user=(setpriv --reuid="$tu" --regid="$tu" --init-groups "${cenv[@]}")
 		else
