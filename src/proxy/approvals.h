@@ -147,6 +147,13 @@ void approvals_list_json(const struct approvals *a, struct sbuf *out);
  * Learn of a decision: fn runs once, from the event loop, when the item
  * is decided or expires (long-polls, held connections).  Cancel with
  * approvals_unwait before the waiter goes away.
+ *
+ * One-shot: once fn has been called the waiter is freed by the store, so
+ * it must not be passed to approvals_unwait afterwards (nor from inside
+ * fn).  Waiting on an item already decided calls fn at the next
+ * approvals_tick, never from inside approvals_wait.  fn runs from
+ * approvals_approve / approvals_deny (the control socket's handler) or
+ * from approvals_tick.
  */
 typedef void (*appr_wait_fn)(void *arg, const struct appr_item *it);
 struct appr_waiter;
@@ -156,6 +163,16 @@ void approvals_unwait(struct appr_waiter *w);
 
 /* Expire what is due (holds, grants, proposals); call from the loop's tick. */
 void approvals_tick(struct approvals *a, uint64_t now);
+
+/*
+ * Risk notes (approvals_risk.c), exposed for tests: sentences appended to
+ * out for a loaded entry np of policy p (p gives the credentials bound to
+ * it; may be NULL), and for a held destination.  Advisory only.
+ */
+void approvals_risks_entry(const struct policy *p, const struct net_policy *np, struct strv *out);
+void approvals_risks_hold(const char *binary, const char *host, struct strv *out);
+/* A binary path or glob that is, or may match, a shell or an interpreter. */
+bool approvals_is_interpreter(const char *path);
 
 const char *appr_status_name(enum appr_status s);
 const char *appr_grant_name(enum appr_grant g);
