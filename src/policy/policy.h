@@ -141,6 +141,23 @@ struct classifier {
 	unsigned timeout_ms;	/* 0 = inference.timeout_ms */
 };
 
+/*
+ * Change under control (warden extension, dynamic): hold what the policy
+ * denies while a human decides (mode: ask), and whether the agent may
+ * propose network_policies entries at http://policy.local.  Defaults
+ * apply when the section is absent (present false).
+ */
+#define APPROVALS_DEFAULT_TIMEOUT_MS 60000
+#define APPROVALS_DEFAULT_RATE 10
+
+struct approvals_policy {
+	bool present;			/* the section was written */
+	bool ask;			/* mode: ask (default deny) */
+	unsigned timeout_ms;		/* how long a held request waits; whole seconds, 1s..1h */
+	bool proposals;			/* the agent may propose (default true) */
+	unsigned rate_per_minute;	/* proposals per minute, 1..600 (default 10) */
+};
+
 struct limits {
 	uint64_t memory;	/* bytes, 0 = unlimited */
 	uint64_t pids;		/* 0 = unlimited */
@@ -169,6 +186,8 @@ struct policy {
 	size_t ncreds;
 	/* inference (warden, dynamic) */
 	struct inference inference;
+	/* approvals (warden, dynamic) */
+	struct approvals_policy approvals;
 	/* classifiers (warden, static), in the order written */
 	struct classifier *classifiers;
 	size_t nclassifiers;

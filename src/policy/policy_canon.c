@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../lib/hash.h"
+#include "policy_walk.h"
 
 /*
  * Double-quoted YAML string.  Anything outside YAML's printable set is
@@ -417,6 +418,7 @@ policy_canonical(const struct policy *p)
 	credentials_text(&b, p);
 	inference_text(&b, &p->inference);
 	classifiers_text(&b, p);
+	pl_approvals_canon(&b, &p->approvals);
 	return b.p;
 }
 

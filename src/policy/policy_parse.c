@@ -1666,6 +1666,7 @@ static const struct key_spec top_keys[] = {
 	{ "credentials", top_credentials },
 	{ "inference", pl_top_inference },
 	{ "classifiers", pl_top_classifiers },
+	{ "approvals", pl_top_approvals },
 	{ "audit", top_audit },
 	{ NULL, NULL },
 };
@@ -1696,6 +1697,7 @@ policy_load_buffer(const char *name, const char *data, size_t len, struct policy
 	d->file = xstrdup(name);
 	p->include_workdir = true;
 	p->landlock = LANDLOCK_BEST_EFFORT;
+	pl_approvals_defaults(&p->approvals);
 
 	if (len > POLICY_MAX_BYTES) {
 		diag(&c, NULL, "a policy of at most 4 MiB", EX_TOP, "policy file is too large (%zu bytes)",

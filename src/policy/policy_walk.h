@@ -1,7 +1,8 @@
 /*
  * The loader's walking machinery, shared by the files that each parse a
  * part of the policy: policy_parse.c owns it and the core sections,
- * policy_inference.c parses `inference` and `classifiers`.  Internal to
+ * policy_inference.c parses `inference` and `classifiers`,
+ * policy_approvals.c `approvals`.  Internal to
  * src/policy/: nothing outside this directory includes it.
  *
  * Contract of a section parser: convert and validate every value it is
@@ -68,5 +69,13 @@ void pl_infer_done(struct pctx *c);
 void pl_infer_sort(struct policy *p);
 /* Free what the two sections hold (part of policy_free). */
 void pl_infer_free(struct policy *p);
+
+/* ---- policy_approvals.c ---- */
+
+void pl_top_approvals(struct pctx *c, struct ynode *v, void *o);
+/* The values an absent section means. */
+void pl_approvals_defaults(struct approvals_policy *ap);
+/* Its canonical text; nothing when the section was not written. */
+void pl_approvals_canon(struct sbuf *b, const struct approvals_policy *ap);
 
 #endif

@@ -2399,6 +2399,64 @@ test_inference_hash(void)
 	}
 }
 
+/* ---- approvals -------------------------------------------------------------- */
+
+static void
+test_approvals_section(void)
+{
+	struct policy p;
+	char *c;
+	char h1[65], h2[65];
+
+	begin("approvals section");
+	if (EXPECT_OK("version: 1\n", &p)) {
+		CHECK(!p.approvals.present, "absent");
+		CHECK(!p.approvals.ask, "default mode deny");
+		CHECK_INT(p.approvals.timeout_ms, 60000);
+		CHECK(p.approvals.proposals, "proposals by default");
+		CHECK_INT(p.approvals.rate_per_minute, 10);
+		c = policy_canonical(&p);
+		CHECK(!strstr(c, "approvals"), "absent section leaves the canonical text alone");
+		free(c);
+		policy_hash(&p, h1);
+		policy_free(&p);
+	}
+	if (EXPECT_OK("version: 1\napprovals:\n  mode: ask\n  timeout: 2m\n  proposals: false\n"
+	    "  rate_per_minute: 3\n", &p)) {
+		CHECK(p.approvals.present && p.approvals.ask, "ask");
+		CHECK_INT(p.approvals.timeout_ms, 120000);
+		CHECK(!p.approvals.proposals, "proposals off");
+		CHECK_INT(p.approvals.rate_per_minute, 3);
+		c = policy_canonical(&p);
+		CHECK(strstr(c, "approvals:\n  mode: ask\n  timeout: 120s\n  proposals: false\n"
+		    "  rate_per_minute: 3\n"), "canonical approvals: %s", strstr(c, "approvals:"));
+		free(c);
+		check_round_trip(&p, "approvals section");
+		policy_hash(&p, h2);
+		CHECK(strcmp(h1, h2) != 0, "the section changes the hash");
+		policy_free(&p);
+	}
+	if (EXPECT_OK("version: 1\napprovals:\n  timeout: 90\n", &p)) {
+		CHECK_INT(p.approvals.timeout_ms, 90000);
+		CHECK(!p.approvals.ask, "mode defaults to deny");
+		policy_free(&p);
+	}
+	if (EXPECT_OK("version: 1\napprovals: {timeout: 1h, mode: deny}\n", &p)) {
+		CHECK_INT(p.approvals.timeout_ms, 3600000);
+		policy_free(&p);
+	}
+	EXPECT_ERR("version: 1\napprovals:\n  mode: maybe\n", 3, 9, "unknown approvals.mode 'maybe'");
+	EXPECT_ERR("version: 1\napprovals:\n  timeout: 0s\n", 3, 12, "approvals.timeout '0s'");
+	EXPECT_ERR("version: 1\napprovals:\n  timeout: 2h\n", 3, 12, "not a duration from 1s to 1h");
+	EXPECT_ERR("version: 1\napprovals:\n  timeout: 5ms\n", 3, 12, "approvals.timeout");
+	EXPECT_ERR("version: 1\napprovals:\n  timeout: -1\n", 3, 12, "approvals.timeout");
+	EXPECT_ERR("version: 1\napprovals:\n  proposals: yes\n", 3, 14, "true or false");
+	EXPECT_ERR("version: 1\napprovals:\n  rate_per_minute: 601\n", 3, 20, "1 to 600");
+	EXPECT_ERR("version: 1\napprovals:\n  rate_per_minute: 0\n", 3, 20, "1 to 600");
+	EXPECT_ERR("version: 1\napprovals:\n  notify: true\n", 3, 3, "unknown key 'notify' in approvals");
+	EXPECT_ERR("version: 1\napprovals: [ask]\n", 2, 12, "approvals");
+}
+
 int
 main(void)
 {
@@ -2435,6 +2493,7 @@ main(void)
 	test_inference_credentials();
 	test_inference_hash();
 	test_inference_fuzz();
+	test_approvals_section();
 
 	printf("1..%d\n", n_pass + n_fail);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
