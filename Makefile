@@ -3,10 +3,10 @@
 #   make test       install test deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, run a governed agent on the default policy
 #   make bench      start-up (vs bwrap, srt), egress proxy (vs tinyproxy), audit, L7
-#                   inspection (TLS termination) and privacy router benchmarks
+#                   inspection (TLS termination), privacy router and classifier benchmarks
 #                   -> docs/benchmarks.md
 #   make fuzz       build the libFuzzer targets with clang and run each (policy, http,
-#                   socks5, http_l7, audit, restore, guard_proto) for FUZZ_SECONDS
+#                   socks5, http_l7, audit, restore, guard_proto, jsonwalk) for FUZZ_SECONDS
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -51,6 +51,7 @@ bench:
 	bash bench/tls.sh
 	bash bench/router.sh
 	bash bench/audit.sh
+	bash bench/classify.sh
 
 $(FUZZBUILD)/build.ninja:
 	CC=clang meson setup $(FUZZBUILD) --buildtype=debugoptimized -Dfuzzing=true -Db_lundef=false
@@ -63,7 +64,7 @@ fuzz:
 	$(FUZZBUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(FUZZBUILD)/corpus-policy fuzz/corpus/policy tests/policies
 	@# Every other parser of untrusted input, each with its seed corpus.
-	for f in http socks5 http_l7 audit restore guard_proto infer_body; do \
+	for f in http socks5 http_l7 audit restore guard_proto infer_body jsonwalk; do \
 		mkdir -p $(FUZZBUILD)/corpus-$$f && \
 		$(FUZZBUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 			$(FUZZBUILD)/corpus-$$f fuzz/corpus/$$f || exit 1; \

@@ -310,7 +310,7 @@ name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 40)
+	if (n == 0 || n > 63)
 		return false;
 	for (; *s; s++) {
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
@@ -370,7 +370,7 @@ load_custom(json_t *o, size_t idx, struct classify_custom *cu, struct werr *err)
 	}
 	name = json_string_value(json_object_get(o, "name"));
 	if (!name || !name_ok(name))
-		return werr_set(err, "custom rule %zu: \"name\" must be 1-40 letters, digits, '_' "
+		return werr_set(err, "custom rule %zu: \"name\" must be 1-63 letters, digits, '_' "
 		    "or '-'", idx + 1);
 	cu->name = xstrdup(name);
 	if (get_tier(json_object_get(o, "tier"), cu->name, &cu->tier, err) < 0) {

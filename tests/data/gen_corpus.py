@@ -629,7 +629,8 @@ def generate(seed, per_type):
     for label, family, make, bad in STRUCTURED:
         for i in range(per_type):
             variant = VARIANTS[i % len(VARIANTS)]
-            value = getattr(g, make)()
+            numeric = make == "card" and variant == "tool_args" and i % 2 == 0
+            value = g.card_number() if numeric else getattr(g, make)()
             text = g.filler() + " " + g.choice(SENTENCES[family]).format(v=value)
             labels = [label]
             extra = None
@@ -638,7 +639,6 @@ def generate(seed, per_type):
                 text += "\naws_secret_access_key = " + secret
                 extra = {"aws_secret_access_key": secret}
                 labels.append("secret.aws_secret_key")
-            numeric = make == "card" and variant == "tool_args" and value.isdigit() and i % 2 == 0
             v = place(g, variant, text, value, key=family, numeric=numeric, extra=extra)
             add(v, labels, "tool_number" if numeric else variant, label, False)
         if bad:
