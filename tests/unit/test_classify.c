@@ -316,7 +316,7 @@ test_walker(void)
 	memcpy(b64, "{\"img\":\"data:image/png;base64,", 30);
 	for (int i = 0; i < 300; i++)
 		b64[30 + i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7) % 64];
-	strcpy(b64 + 330, "==\",\"t\":\"hi\"}");
+	memcpy(b64 + 330, "==\",\"t\":\"hi\"}", 14);
 	jwalk_run(w, b64, strlen(b64), &v);
 	CHECK(v.nholes == 1 && v.holes[0].off == 30 && v.holes[0].len == 302,
 	    "data URL: one hole over the payload (got %zu holes, [%zu,+%zu))", v.nholes,
