@@ -201,7 +201,8 @@ static const char *const proxy_env[][2] = {
 	{ "HTTP_PROXY", "http://127.0.0.1:3128" }, { "http_proxy", "http://127.0.0.1:3128" },
 	{ "HTTPS_PROXY", "http://127.0.0.1:3128" }, { "https_proxy", "http://127.0.0.1:3128" },
 	{ "ALL_PROXY", "socks5h://127.0.0.1:1080" }, { "all_proxy", "socks5h://127.0.0.1:1080" },
-	{ "NO_PROXY", "localhost,127.0.0.1,::1" }, { "no_proxy", "localhost,127.0.0.1,::1" },
+	{ "NO_PROXY", "localhost,127.0.0.1,::1," POLICY_HOST },
+	{ "no_proxy", "localhost,127.0.0.1,::1," POLICY_HOST },
 	{ "NODE_USE_ENV_PROXY", "1" },
 };
 
@@ -244,7 +245,7 @@ build_env(const struct policy *p, const struct agent_ident *id, const struct str
 	 * SDKs refuse to start without a key; the router never forwards one.
 	 */
 	if (p->inference.present) {
-		static const char no_proxy[] = "localhost,127.0.0.1,::1," INFER_HOST;
+		static const char no_proxy[] = "localhost,127.0.0.1,::1," INFER_HOST "," POLICY_HOST;
 
 		env_put(out, "NO_PROXY", no_proxy);
 		env_put(out, "no_proxy", no_proxy);

@@ -32,6 +32,7 @@ struct guard_pool;
 #define PROXY_SOCKS_PORT 1080
 #define PROXY_INFER_PORT 80		/* http://inference.local inside the sandbox */
 #define INFER_HOST "inference.local"
+#define POLICY_HOST "policy.local"	/* the agent's view of its policy, same listener */
 
 /* A name pinned to an address for one sandbox (--add-host NAME:IP). */
 struct add_host {

@@ -404,6 +404,70 @@ mount_file_over(int fd, const char *copy, const char *dest, struct werr *err)
 	return 0;
 }
 
+/*
+ * /etc/warden: the directory the supervisor keeps the running policy in
+ * (sandbox_files.h), mounted read-only so that a reload's rename shows
+ * inside at once.  fd is a detached mount (a privileged warden: attached
+ * here whatever the state directory's permissions) or an O_PATH fd of a
+ * directory the agent's own user owns (bound by its path under the old
+ * root).  When /etc came from the host read-only and has no warden
+ * directory, a read-only overlay of /etc adds the empty mount point; the
+ * host's /etc is never written.
+ */
+static int
+mount_dir_over(int fd, const char *dest, struct werr *err)
+{
+	char dst[PATH_MAX], link[64], src[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(dst, sizeof(dst), NEW "%s", dest);
+	if (lstat(dst, &st) < 0 && mkdir_new(dst, 0755, err) < 0) {
+		char parent[PATH_MAX], *slash;
+		struct werr e2 = { 0 };
+
+		if (errno != EROFS) {
+			close(fd);
+			return -1;
+		}
+		memset(err, 0, sizeof(*err));
+		snprintf(parent, sizeof(parent), "%s", dst);
+		slash = strrchr(parent, '/');
+		*slash = '\0';
+		if (mkdir_new("/etcskel" "/warden", 0755, &e2) < 0 ||
+		    mount("overlay", parent, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+		    "lowerdir=/etcskel:" NEW "/etc") < 0 || lstat(dst, &st) < 0) {
+			log_warnx("cannot place the sandbox's %s: %s", dest, e2.msg[0] ? e2.msg :
+			    strerror(errno));
+			close(fd);
+			return 0;
+		}
+	}
+	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		if (errno != EINVAL) {
+			close(fd);
+			return werr_sys(err, "attach %s", dest);
+		}
+		snprintf(link, sizeof(link), OLD "/proc/self/fd/%d", fd);
+		n = readlink(link, src + strlen(OLD), sizeof(src) - strlen(OLD) - 1);
+		if (n <= 0) {
+			close(fd);
+			return werr_sys(err, "find the directory for %s", dest);
+		}
+		memcpy(src, OLD, strlen(OLD));
+		src[strlen(OLD) + (size_t)n] = '\0';
+		if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
+			close(fd);
+			return werr_sys(err, "bind %s", dest);
+		}
+	}
+	close(fd);
+	if (sys_mount_setattr(dst, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+	    MOUNT_ATTR_NOEXEC, 0) < 0)
+		return werr_sys(err, "make %s read-only", dest);
+	return 0;
+}
+
 int
 mount_build_root(const struct sandbox_spec *s, struct werr *err)
 {
@@ -474,6 +538,9 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 		}
 	}
 	if (setup_proc(err) < 0 || setup_dev(err) < 0)
+		goto out;
+	/* First: an overlay of /etc it may need would hide files bound into /etc. */
+	if (s->etc_warden_fd >= 0 && mount_dir_over(s->etc_warden_fd, "/etc/warden", err) < 0)
 		goto out;
 	if (s->ca_bundle_fd >= 0 && mount_file_over(s->ca_bundle_fd, "/ca-bundle",
 	    "/etc/ssl/certs/ca-certificates.crt", err) < 0)

@@ -10,11 +10,13 @@
  */
 #include "sb_internal.h"
 #include "sandbox_guard.h"
+#include "sandbox_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #include "../lib/event.h"
 #include "../lib/evloop.h"
 #include "../lib/hash.h"
+#include "../proxy/approvals.h"
 #include "../proxy/cred.h"
 #include "../proxy/tlsca.h"
 #include "sandbox_control.h"
@@ -103,39 +106,6 @@ remove_placeholders(struct strv *made)
 	strv_free(made);
 }
 
-/*
- * The sandbox's /etc/hosts: the host's, plus inference.local on the
- * loopback address where the router listens (port 80 in the sandbox).
- * Written to the state directory and handed to init open.
- */
-static int
-write_hosts(const char *state_dir, struct werr *err)
-{
-	static const char line[] = "\n# warden: the privacy router\n127.0.0.1\t" INFER_HOST "\n";
-	char path[PATH_MAX], buf[65536];
-	ssize_t n = 0;
-	int in = open("/etc/hosts", O_RDONLY | O_CLOEXEC), out;
-
-	snprintf(path, sizeof(path), "%s/hosts", state_dir);
-	out = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
-	if (out < 0) {
-		if (in >= 0)
-			close(in);
-		return werr_sys(err, "create %s", path);
-	}
-	while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-		if (write_all(out, buf, (size_t)n) < 0)
-			break;
-	if (in >= 0)
-		close(in);
-	if (n != 0 || write_all(out, line, sizeof(line) - 1) < 0) {
-		werr_sys(err, "write %s", path);
-		close(out);
-		return -1;
-	}
-	return out;
-}
-
 struct sup {
 	const struct sandbox_spec *spec;
 	struct evloop *loop;
@@ -166,6 +136,8 @@ struct sup {
 	struct audit *audit;
 	bool audit_reported;		/* its failure was announced */
 	uint64_t started_ns;
+	/* Change under control: proposals and held requests waiting for a human. */
+	struct approvals *approvals;
 };
 
 /* ---- events to the audit trail and the supervisor's log ------------------ */
@@ -330,6 +302,17 @@ section(const char *canon, const char *key)
 	return xstrdup("");
 }
 
+/* The store's settings from a policy's approvals section (defaults when absent). */
+static void
+approvals_config_of(const struct policy *p, struct approvals_config *c)
+{
+	*c = (struct approvals_config){
+		.ask = p->approvals.ask, .hold_timeout_ms = p->approvals.timeout_ms,
+		.proposals = p->approvals.proposals, .rate_per_minute = p->approvals.rate_per_minute,
+		.max_pending = 64,
+	};
+}
+
 /* Sections fixed at start: a change needs a new sandbox. */
 static const char *const static_sections[] = { "version", "filesystem_policy", "landlock",
 	"credentials", "classifiers",
@@ -357,7 +340,13 @@ same_custom(const struct inference *a, const struct inference *b)
 	return true;
 }
 
-static void
+/*
+ * Replace the running policy with a YAML text: `warden policy set` through
+ * the control socket, and an approval (--always) through the approvals
+ * store.  0, or -1 with "error\n" and the reasons in out (the running
+ * policy unchanged).
+ */
+static int
 policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct sbuf *out)
 {
 	struct policy *np = xcalloc(1, sizeof(*np));
@@ -381,7 +370,7 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 		free(text);
 		policy_diags_free(&d);
 		free(np);
-		return;
+		return -1;
 	}
 	policy_diags_free(&d);
 	oldc = policy_canonical(s->policy);
@@ -405,7 +394,7 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 			free(newc);
 			policy_free(np);
 			free(np);
-			return;
+			return -1;
 		}
 	}
 	free(oldc);
@@ -421,7 +410,7 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 		free(newc);
 		policy_free(np);
 		free(np);
-		return;
+		return -1;
 	}
 	policy_hash(np, hash);
 	s->revision++;
@@ -439,6 +428,342 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 	policy_event(s, "policy.reload", NULL, NULL);
 	sbuf_addf(out, "ok\nrevision=%llu\nhash=%s\n", (unsigned long long)s->revision, hash);
 	free(newc);
+	if (s->approvals) {
+		struct approvals_config ac;
+		approvals_config_of(np, &ac);
+		approvals_configure(s->approvals, &ac);
+	}
+	return 0;
+}
+
+/* ---- approvals: the store's hooks, notifications, the host's requests ------- */
+
+static const struct policy *
+appr_current(void *arg, uint64_t *revision, const char **hash)
+{
+	struct sup *s = arg;
+
+	*revision = s->revision;
+	*hash = s->st.policy_hash;
+	return s->policy;
+}
+
+/* --always: the same path as `warden policy set`, recorded and checked the same way. */
+static int
+appr_apply(void *arg, const char *yaml, size_t len, uint64_t *revision, char hash[65],
+    struct werr *err)
+{
+	struct sup *s = arg;
+	struct sbuf out;
+	int r;
+
+	sbuf_init(&out, 1 << 20);
+	r = policy_set(s, "approval", yaml, len, &out);
+	if (r == 0) {
+		*revision = s->revision;
+		snprintf(hash, 65, "%s", s->st.policy_hash);
+	} else {
+		const char *why = out.p && strncmp(out.p, "error\n", 6) == 0 ? out.p + 6 : out.p;
+		werr_set(err, "%.*s", (int)strcspn(why ? why : "invalid policy", "\n"),
+		    why ? why : "invalid policy");
+	}
+	sbuf_free(&out);
+	return r;
+}
+
+/* Untrusted text for a terminal or a notification: no control bytes, no markup, cut. */
+static void
+add_shown(struct sbuf *b, const char *t, size_t max)
+{
+	size_t n = 0;
+
+	for (; t && *t && n < max; t++, n++) {
+		unsigned char c = (unsigned char)*t;
+		if (c < 0x20 || c == 0x7f)
+			sbuf_addf(b, "\\x%02x", c);
+		else if (c == '"' || c == '\\')
+			sbuf_addf(b, "\\%c", c);
+		else if (c == '<' || c == '>' || c == '&')
+			sbuf_adds(b, "?");
+		else
+			sbuf_add(b, t, 1);
+	}
+	if (t && *t)
+		sbuf_adds(b, "...");
+}
+
+/* What an item asks for, in one line: "wants HOST:PORT" and a proposal's entry name. */
+static void
+add_what(struct sbuf *b, const struct appr_item *it)
+{
+	sbuf_adds(b, "binary=");
+	add_shown(b, it->binary ? it->binary : "?", 200);
+	sbuf_adds(b, " wants ");
+	add_shown(b, it->host && *it->host ? it->host : "?", 200);
+	sbuf_addf(b, ":%u", it->port);
+	if (it->kind == APPR_PROPOSAL) {
+		sbuf_adds(b, " (proposal '");
+		add_shown(b, it->name, 128);
+		sbuf_adds(b, "')");
+	}
+}
+
+/* A desktop pop-up's child is reaped through its pidfd, like every child of the supervisor. */
+struct notify_child {
+	struct sup *s;
+	int pidfd;
+	struct ev_io io;
+};
+
+static void
+on_notify_exit(struct ev_io *io, uint32_t events)
+{
+	struct notify_child *c = io->arg;
+	siginfo_t si = { 0 };
+
+	waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG);
+	evloop_del(c->s->loop, &c->io);
+	close(c->pidfd);
+	free(c);
+}
+
+static bool
+in_path(const char *prog, char *out, size_t n)
+{
+	const char *path = getenv("PATH");
+
+	for (const char *d = path; d && *d;) {
+		size_t l = strcspn(d, ":");
+		if (l && l < n - strlen(prog) - 2) {
+			snprintf(out, n, "%.*s/%s", (int)l, d, prog);
+			if (access(out, X_OK) == 0)
+				return true;
+		}
+		d += l + (d[l] == ':');
+	}
+	return false;
+}
+
+/*
+ * Best effort, never blocking: notify-send when a desktop session is
+ * there.  Not as root: a root process has no business on the user's
+ * session bus.  No shell: the text is an argument.
+ */
+static void
+notify_desktop(struct sup *s, const struct appr_item *it)
+{
+	extern char **environ;
+	char prog[PATH_MAX];
+	struct sbuf body;
+	char *argv[] = { prog, "--app-name=warden", "warden: approval needed", NULL, NULL };
+	posix_spawn_file_actions_t fa;
+	struct notify_child *c;
+	pid_t pid;
+	int pidfd;
+
+	if (geteuid() == 0 || (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY")) ||
+	    !in_path("notify-send", prog, sizeof(prog)))
+		return;
+	sbuf_init(&body, 4096);
+	sbuf_addf(&body, "%s: %s ", s->spec->name, it->id);
+	add_what(&body, it);
+	sbuf_adds(&body, "\nwarden approve ");
+	sbuf_adds(&body, it->id);
+	argv[3] = body.p;
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		sbuf_free(&body);
+		return;
+	}
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawn(&pid, prog, &fa, NULL, argv, environ) == 0) {
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd < 0) {
+			/* Cannot watch it: wait here; notify-send returns at once. */
+			waitpid(pid, NULL, 0);
+		} else {
+			c = xcalloc(1, sizeof(*c));
+			c->s = s;
+			c->pidfd = pidfd;
+			if (evloop_add(s->loop, &c->io, pidfd, EPOLLIN, on_notify_exit, c) < 0) {
+				waitpid(pid, NULL, 0);
+				close(pidfd);
+				free(c);
+			}
+		}
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	sbuf_free(&body);
+}
+
+/*
+ * The line on warden's terminal.  With the agent on a pty the terminal is
+ * raw: the line gets its own carriage returns before and after, written in
+ * one piece (the supervisor is single-threaded, so it is never cut into
+ * the agent's output mid-write).
+ */
+static void
+notify_terminal(struct sup *s, const struct appr_item *it)
+{
+	struct sbuf b;
+
+	sbuf_init(&b, 8192);
+	sbuf_adds(&b, s->raw ? "\r\n" : "");
+	sbuf_addf(&b, "warden: approval needed: %s ", it->id);
+	add_what(&b, it);
+	sbuf_adds(&b, " (intent, untrusted: \"");
+	add_shown(&b, it->intent ? it->intent : "", 200);
+	sbuf_adds(&b, "\")");
+	for (size_t i = 0; i < it->risks.n; i++) {
+		sbuf_adds(&b, i ? "; " : " risks: ");
+		add_shown(&b, it->risks.v[i], 200);
+	}
+	sbuf_addf(&b, " -- warden approve %s / warden deny %s%s", it->id, it->id,
+	    s->raw ? "\r\n" : "\n");
+	if (b.p)
+		write_all(2, b.p, b.len);
+	sbuf_free(&b);
+}
+
+/* Record it in the trail, tell the human about a new one. */
+static void
+appr_changed(void *arg, const struct appr_item *it, const char *event)
+{
+	struct sup *s = arg;
+	struct sbuf x;
+	bool grant_end = strcmp(event, "approval.expired") == 0 && it->status == APPR_APPROVED;
+	struct event ev = {
+		.type = event, .binary = it->binary, .pid = it->pid, .dst = it->host,
+		.port = it->port, .rule = it->name, .reason = it->reason,
+		.revision = it->revision ? it->revision : s->revision,
+		.policy_hash = it->hash[0] ? it->hash : s->st.policy_hash,
+	};
+	uint64_t now = now_ns();
+
+	if (strcmp(event, "approval.granted") == 0)
+		ev.decision = "allow";
+	else if (strcmp(event, "approval.denied") == 0 || strcmp(event, "approval.expired") == 0)
+		ev.decision = "deny";
+	sbuf_init(&x, 1 << 16);
+	sbuf_adds(&x, "\"id\":");
+	sbuf_add_json(&x, it->id);
+	sbuf_addf(&x, ",\"kind\":\"%s\"", it->kind == APPR_PROPOSAL ? "proposal" : "hold");
+	if (grant_end)
+		sbuf_adds(&x, ",\"expired\":\"grant\"");
+	if (it->grant != GRANT_NONE)
+		sbuf_addf(&x, ",\"grant\":\"%s\"", appr_grant_name(it->grant));
+	if (it->expires_ns > now && (it->status == APPR_PENDING || it->grant == GRANT_FOR ||
+	    it->grant == GRANT_ONCE))
+		sbuf_addf(&x, ",\"expires_in_ms\":%llu",
+		    (unsigned long long)((it->expires_ns - now) / 1000000u));
+	if (it->coalesced > 1)
+		sbuf_addf(&x, ",\"coalesced\":%u", it->coalesced);
+	sbuf_adds(&x, ",\"risks\":[");
+	for (size_t i = 0; i < it->risks.n; i++) {
+		if (i)
+			sbuf_adds(&x, ",");
+		sbuf_add_json(&x, it->risks.v[i]);
+	}
+	sbuf_adds(&x, "]");
+	/* The agent's words, kept as data and cut: the trail is no place for an essay. */
+	if (it->intent) {
+		char *cut = xstrndup(it->intent, 500);
+		sbuf_adds(&x, ",\"intent\":");
+		sbuf_add_json(&x, cut);
+		free(cut);
+	}
+	if (it->kind == APPR_PROPOSAL && it->entry_yaml && strcmp(event, "approval.requested") == 0) {
+		sbuf_adds(&x, ",\"entry\":");
+		sbuf_add_json(&x, it->entry_yaml);
+	}
+	ev.extra_json = x.overflow ? NULL : x.p;
+	event_emit(&ev);
+	sbuf_free(&x);
+	if (strcmp(event, "approval.requested") == 0 && it->coalesced <= 1) {
+		notify_terminal(s, it);
+		notify_desktop(s, it);
+	}
+}
+
+static void
+start_approvals(struct sup *s)
+{
+	struct approvals_hooks h = { .arg = s, .current = appr_current, .apply = appr_apply,
+		.changed = appr_changed };
+	struct approvals_config c;
+
+	approvals_config_of(s->policy, &c);
+	s->approvals = approvals_new(&h, &c);
+}
+
+/*
+ * The host's requests (warden approvals / approve / deny):
+ *   "approvals-list"            "ok\n" and one JSON object per pending item
+ *   "approve ID once|always|for MS"  "ok\n" and the item's JSON, or "error\nWHY\n"
+ *   "deny ID\nREASON"           likewise
+ * The socket lives in the state directory on the host: nothing inside the
+ * sandbox can reach it, so the agent cannot approve its own requests.
+ */
+static void
+approvals_request(struct sup *s, const char *req, size_t len, size_t l1, struct sbuf *out)
+{
+	struct werr err = { 0 };
+	char *line = xstrndup(req, l1), *w[4] = { NULL }, *p = line;
+	const char *id, *how;
+	int r = -1;
+
+	(void)len;
+	if (!s->approvals) {
+		sbuf_adds(out, "error\napprovals are not available in this sandbox\n");
+		free(line);
+		return;
+	}
+	if (strcmp(line, "approvals-list") == 0) {
+		sbuf_adds(out, "ok\n");
+		approvals_list_json(s->approvals, out);
+		free(line);
+		return;
+	}
+	/* Words: the verb, the id, once|always|for, milliseconds. */
+	for (size_t i = 0; i < ARRAY_SIZE(w) && p && *p; i++) {
+		w[i] = p;
+		if ((p = strchr(p, ' ')))
+			*p++ = '\0';
+	}
+	id = w[1];
+	how = w[2];
+	if (strncmp(req, "deny ", 5) == 0) {
+		const char *nl = memchr(req, '\n', len);
+		char *reason = nl ? xstrndup(nl + 1, 500) : NULL;
+
+		if (reason)
+			reason[strcspn(reason, "\n")] = '\0';
+		r = approvals_deny(s->approvals, id, reason, &err);
+		free(reason);
+	} else if (how && strcmp(how, "once") == 0) {
+		r = approvals_approve(s->approvals, id, GRANT_ONCE, 0, &err);
+	} else if (how && strcmp(how, "always") == 0) {
+		r = approvals_approve(s->approvals, id, GRANT_ALWAYS, 0, &err);
+	} else if (how && strcmp(how, "for") == 0) {
+		const char *ms = w[3];
+		uint64_t v;
+
+		if (!ms || parse_u64(ms, &v) < 0)
+			werr_set(&err, "approve ID for MILLISECONDS");
+		else
+			r = approvals_approve(s->approvals, id, GRANT_FOR, v, &err);
+	} else {
+		werr_set(&err, "approve ID once|always|for MILLISECONDS");
+	}
+	if (r == 0) {
+		sbuf_adds(out, "ok\n");
+		approvals_item_json(approvals_get(s->approvals, id), out);
+		sbuf_adds(out, "\n");
+	} else {
+		sbuf_addf(out, "error\n%s\n", err.msg);
+	}
+	free(line);
 }
 
 static void
@@ -457,6 +782,9 @@ on_control(const char *req, size_t len, struct sbuf *out, void *arg)
 		sbuf_addf(out, "ok\nrevision=%llu\nhash=%s\n\n%s", (unsigned long long)s->revision,
 		    s->st.policy_hash, canon);
 		free(canon);
+	} else if ((l1 == 14 && strncmp(req, "approvals-list", 14) == 0) ||
+	    strncmp(req, "approve ", 8) == 0 || strncmp(req, "deny ", 5) == 0) {
+		approvals_request(s, req, len, l1, out);
 	} else {
 		sbuf_adds(out, "error\nunknown request\n");
 	}
@@ -550,6 +878,7 @@ start_proxy(struct sup *s)
 	cfg.sandbox = s->spec->name;
 	cfg.ca = steal_pointer(&s->ca);
 	cfg.creds = steal_pointer(&s->creds);
+	cfg.approvals = s->approvals;
 	if (s->policy->inference.present)
 		cfg.guards = start_guards(s);
 	s->proxy = proxy_new(s->loop, &cfg, s->policy, s->revision, s->st.policy_hash, &err);
@@ -566,6 +895,8 @@ on_tick(void *arg)
 		proxy_tick(s->proxy);
 	execmon_tick(s->execmon);
 	control_sweep(s->control);
+	if (s->approvals)
+		approvals_tick(s->approvals, now_ns());
 	if (s->audit) {
 		audit_tick(s->audit);
 		if (audit_failed(s->audit))
@@ -844,6 +1175,7 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 		s.netfd[i] = -1;
 	local.ca_bundle_fd = -1;
 	local.hosts_fd = -1;
+	local.etc_warden_fd = -1;
 	if (state_create(spec->name, s.state_dir, sizeof(s.state_dir), &lock_fd, err) < 0) {
 		tlsca_free(s.ca);
 		credstore_free(s.creds);
@@ -860,8 +1192,9 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 			goto out_state;
 		}
 	}
-	if (spec->policy->inference.present &&
-	    (local.hosts_fd = write_hosts(s.state_dir, err)) < 0)
+	if ((local.hosts_fd = sandbox_files_write_hosts(s.state_dir, err)) < 0 ||
+	    (local.etc_warden_fd = sandbox_files_public(s.state_dir, spec->policy, s.revision,
+	    err)) < 0)
 		goto out_state;
 	if (s.creds && write_placeholders(s.state_dir, s.creds, err) < 0)
 		goto out_state;
@@ -935,6 +1268,8 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 	/* 100 ms: the audit's batched fsync bound; the proxy's timeouts are coarser. */
 	evloop_set_tick(s.loop, 100, on_tick, &s);
 	evloop_set_after(s.loop, after_batch, &s);
+	/* Before the proxy starts (it starts once init hands over its sockets). */
+	start_approvals(&s);
 	s.control = control_listen(s.loop, s.state_dir, on_control, &s, err);
 	if (!s.control) {
 		log_warnx("%s: `warden policy set` is unavailable for this sandbox", err->msg);
@@ -954,6 +1289,7 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 	execmon_stop(s.execmon);
 	record_stop(&s, status >= 0 ? status : err->exit ? err->exit : WEXIT_FAILURE);
 	proxy_free(s.proxy);
+	approvals_free(s.approvals);
 	event_set_sink(NULL, NULL);
 	for (int i = 0; i < NET_NFDS; i++)
 		if (s.netfd[i] >= 0)
@@ -987,6 +1323,8 @@ out_state:
 		close(local.ca_bundle_fd);
 	if (local.hosts_fd >= 0)
 		close(local.hosts_fd);
+	if (local.etc_warden_fd >= 0)
+		close(local.etc_warden_fd);
 	/* Whatever the proxy did not take: the key and the secrets end here. */
 	tlsca_free(s.ca);
 	credstore_free(s.creds);
