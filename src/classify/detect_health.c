@@ -103,8 +103,12 @@ det_icd_ctx(struct scan *c, const struct pat_meta *m, size_t end)
 	/* "diagnos" starts a word ("diagnosis"); "icd" and "dx" are words ("ICD-10"). */
 	if ((s > 0 && is_alnum(t[s - 1])) || (m->unit && end < c->len && is_alpha(t[end])))
 		return;
+	/* Keywords close together share their windows: each byte is looked at once. */
+	if (a < c->done[EX_ICD_CTX])
+		a = c->done[EX_ICD_CTX];
+	c->done[EX_ICD_CTX] = b;
 
-	for (size_t p = a; p + 3 <= b; p++) {
+	for (size_t p = a; p < b; p++) {
 		size_t e;
 
 		if (!is_upper(t[p]) || (p > 0 && is_alnum(t[p - 1])))

@@ -228,8 +228,9 @@ det_jwt(struct scan *c, const struct pat_meta *m, size_t end)
 
 	if (s < c->done[EX_JWT] || (s > 0 && (is_tok(t[s - 1]) || t[s - 1] == '.')))
 		return;
-	h = det_run(c, s, is_b64url, 8);
-	if (!h || h >= c->len || t[h] != '.')
+	h = det_run(c, s, is_b64url, 0);
+	c->done[EX_JWT] = h;	/* an "eyJ" later in this run is part of it */
+	if (h - s < 8 || h >= c->len || t[h] != '.')
 		return;
 	p = det_run(c, h + 1, is_b64url, 2);
 	if (!p || p >= c->len || t[p] != '.')

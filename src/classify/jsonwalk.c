@@ -836,12 +836,34 @@ jwalk_free(struct jwalk *w)
 	free(w);
 }
 
+#define KEEP_TEXT (16u << 20)	/* a larger text buffer is not kept for the next, smaller body */
+#define KEEP_ENTRIES (1u << 16)	/* nor are larger tables */
+
+#define VEC_TRIM(vec) do {					\
+	if ((vec).cap > KEEP_ENTRIES) {				\
+		free((vec).v);					\
+		(vec).v = NULL;					\
+		(vec).cap = 0;					\
+	}							\
+	(vec).n = 0;						\
+} while (0)
+
+/* Forget the previous walk; one huge body does not pin its memory for the rest of the run. */
 static void
-reset(struct jwalk *w)
+reset(struct jwalk *w, size_t next_len)
 {
-	w->pieces.n = w->parents.n = w->cks.n = w->nums.n = w->holes.n = 0;
+	VEC_TRIM(w->pieces);
+	VEC_TRIM(w->parents);
+	VEC_TRIM(w->cks);
+	VEC_TRIM(w->nums);
+	VEC_TRIM(w->holes);
 	w->nested = 0;
 	arena_release(w);
+	if (w->text_cap > KEEP_TEXT && next_len <= KEEP_TEXT) {
+		free(w->text);
+		w->text = NULL;
+		w->text_cap = 0;
+	}
 }
 
 /* Only a body that starts like a container or a string is tried as JSON: prose is not parsed at all. */
@@ -860,7 +882,7 @@ jwalk_run(struct jwalk *w, const void *body, size_t len, struct jwalk_view *v)
 {
 	struct level top = { body, len, 0, -1, 0 };
 
-	reset(w);
+	reset(w, len);
 	w->body = body;
 	w->len = len;
 	w->json = false;
@@ -877,7 +899,7 @@ jwalk_run(struct jwalk *w, const void *body, size_t len, struct jwalk_view *v)
 		w->arena_budget = 2 * len + ARENA_CHUNK;
 		w->json = walk(w, &top) == 0;
 		if (!w->json)
-			reset(w);
+			reset(w, len);
 	}
 	v->text = w->json ? (const char *)w->text : (const char *)body;
 	v->len = len;
