@@ -27,6 +27,7 @@
 #include "attrib.h"
 
 struct guard_pool;
+struct approvals;
 
 #define PROXY_HTTP_PORT 3128
 #define PROXY_SOCKS_PORT 1080
@@ -52,6 +53,7 @@ struct proxy_config {
 	struct attrib *attrib;		/* taken */
 	struct tlsca *ca;		/* taken; NULL: requests inside TLS cannot be inspected */
 	struct credstore *creds;	/* taken; NULL: none */
+	struct approvals *approvals;	/* borrowed (the supervisor's); NULL: no proposals, no holds */
 	const struct add_host *hosts;	/* copied */
 	size_t nhosts;
 	unsigned max_conns;		/* 0 = default */
