@@ -426,6 +426,15 @@ policy_set(struct sup *s, const char *file, const char *yaml, size_t len, struct
 	s->owned = np;
 	save_state(s);
 	policy_event(s, "policy.reload", NULL, NULL);
+	{
+		/* The agent reads the new revision at /etc/warden/policy.yaml. */
+		struct werr werr = { 0 };
+		char pub[PATH_MAX];
+
+		snprintf(pub, sizeof(pub), "%s/public", s->state_dir);
+		if (sandbox_files_write_policy(pub, s->policy, s->revision, hash, &werr) < 0)
+			log_warnx("/etc/warden/policy.yaml not updated: %s", werr.msg);
+	}
 	sbuf_addf(out, "ok\nrevision=%llu\nhash=%s\n", (unsigned long long)s->revision, hash);
 	free(newc);
 	if (s->approvals) {
@@ -612,9 +621,11 @@ notify_terminal(struct sup *s, const struct appr_item *it)
 	sbuf_adds(&b, s->raw ? "\r\n" : "");
 	sbuf_addf(&b, "warden: approval needed: %s ", it->id);
 	add_what(&b, it);
-	sbuf_adds(&b, " (intent, untrusted: \"");
-	add_shown(&b, it->intent ? it->intent : "", 200);
-	sbuf_adds(&b, "\")");
+	if (it->intent) {
+		sbuf_adds(&b, " (intent, untrusted: \"");
+		add_shown(&b, it->intent, 200);
+		sbuf_adds(&b, "\")");
+	}
 	for (size_t i = 0; i < it->risks.n; i++) {
 		sbuf_adds(&b, i ? "; " : " risks: ");
 		add_shown(&b, it->risks.v[i], 200);
