@@ -86,7 +86,7 @@ _warden()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W 'run exec ps inspect stop policy logs audit help version' -- "$cur"))
+			COMPREPLY=($(compgen -W 'run exec ps inspect stop policy logs audit approvals approve deny help version' -- "$cur"))
 		fi
 		return
 	fi
@@ -180,6 +180,27 @@ _warden()
 			COMPREPLY=($(compgen -W '-e --env -h --help' -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_warden_sandboxes)" -- "$cur"))
+		fi
+		;;
+	approvals)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '-f --follow --json -h --help' -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(_warden_sandboxes)" -- "$cur"))
+		fi
+		;;
+	approve | deny)
+		# The ids: from `warden approvals --json` of every running sandbox.
+		[[ $prev == --for || $prev == --reason ]] && return
+		if [[ $cur == -* ]]; then
+			if [[ $cmd == approve ]]; then
+				COMPREPLY=($(compgen -W '--once --for --always -h --help' -- "$cur"))
+			else
+				COMPREPLY=($(compgen -W '--reason -h --help' -- "$cur"))
+			fi
+		else
+			COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" approvals --json 2>/dev/null |
+			    sed -n 's/^{"id":"\([ph]-[0-9a-f]*\)".*/\1/p')" -- "$cur"))
 		fi
 		;;
 	inspect)

@@ -18,6 +18,9 @@ int cmd_stop(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_approvals(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_deny(int argc, char **argv);
 
 /* Who the agent runs as: the caller when rootless, else process.run_as_user. */
 struct agent_ident {

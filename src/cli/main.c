@@ -20,6 +20,9 @@ static const struct {
 	{ "policy", cmd_policy, "check, show, set or print the default policy" },
 	{ "logs", cmd_logs, "show a sandbox's audit trail" },
 	{ "audit", cmd_audit, "verify or export an audit trail" },
+	{ "approvals", cmd_approvals, "list what waits for a human decision (-f to follow)" },
+	{ "approve", cmd_approve, "approve a proposal or held request: --once, --for D, --always" },
+	{ "deny", cmd_deny, "deny a proposal or held request, with a reason for the agent" },
 };
 
 static void
