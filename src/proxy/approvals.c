@@ -49,6 +49,7 @@ struct item {
 	char *entry_json;		/* a proposal's entry (or a hold's, once built) as JSON */
 	struct policy *grant_policy;	/* a proposal granted --once/--for: its entry alone */
 	bool grant_live;		/* a --once grant unused, a --for grant unexpired */
+	unsigned uses_left;		/* --once: connections it still lets through */
 	struct appr_waiter *waiters;
 	size_t nwait;
 };
@@ -899,7 +900,7 @@ approvals_grant_for(struct approvals *a, const struct dest *d, const char *binar
 		}
 		if (!ok)
 			continue;
-		if (consume && it->pub.grant == GRANT_ONCE)
+		if (consume && it->pub.grant == GRANT_ONCE && --it->uses_left == 0)
 			it->grant_live = false;
 		return &it->pub;
 	}
@@ -1042,6 +1043,12 @@ approvals_approve(struct approvals *a, const char *id, enum appr_grant grant, ui
 		if (grant_policy(it, err) != 0)
 			return -1;
 		it->grant_live = true;
+		/*
+		 * --once on a hold is for the request held, and for every
+		 * identical one coalesced with it: each is woken and decided again.
+		 */
+		it->uses_left = it->pub.kind == APPR_HOLD && it->pub.coalesced > 1 ?
+		    it->pub.coalesced : 1;
 		it->pub.expires_ns = now + (grant == GRANT_FOR ? for_ms :
 		    (uint64_t)a->c.hold_timeout_ms) * 1000000ull;
 		{

@@ -649,6 +649,16 @@ test_holds(void)
 	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) == NULL, "other binary");
 	CHECK(approvals_grant_for(a, &d, "/usr/bin/bash", true) != NULL, "granted");
 	CHECK(approvals_grant_for(a, &d, "/usr/bin/bash", true) == NULL, "used up");
+
+	/* --once on a hold three requests coalesced into: each of the three, no fourth. */
+	for (int k = 0; k < 3; k++)
+		h1 = approvals_hold(a, "/usr/bin/wget", 7, "example.com", 443, NULL);
+	CHECK(h1 && h1->coalesced == 3, "three coalesced");
+	snprintf(id, sizeof(id), "%s", h1->id);
+	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
+	for (int k = 0; k < 3; k++)
+		CHECK(approvals_grant_for(a, &d, "/usr/bin/wget", true) != NULL, "held request %d", k);
+	CHECK(approvals_grant_for(a, &d, "/usr/bin/wget", true) == NULL, "no fourth");
 	approvals_free(a);
 	fake_free(&f);
 }
