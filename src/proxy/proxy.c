@@ -138,6 +138,9 @@ px_emit(struct conn *c, const char *type, const char *decision, const char *reas
 		.port = c->port, .addr = c->addrtxt[0] ? c->addrtxt : NULL,
 		.revision = c->px->revision, .policy_hash = c->px->hash,
 	};
+
+	if (strcmp(decision, "deny") == 0)
+		papi_note_denial(c, type, NULL, NULL, reason);
 	return event_emit(&ev);
 }
 
@@ -248,7 +251,10 @@ px_deny_json(const struct conn *c, struct sbuf *j, const char *error, const char
 		sbuf_add_json(j, "Network access is decided by warden's policy outside this sandbox "
 		    "(network_policies: an endpoint and the connecting binary must match one entry; "
 		    "protocol: rest endpoints also check each request's method and path). "
-		    "Ask the operator to change the policy.");
+		    "To ask for access, POST a proposal to http://policy.local/v1/proposals (see "
+		    "\"propose\" and /etc/warden/AGENTS.md); the operator decides, on the host.");
+	sbuf_adds(j, ",\"propose\":");
+	papi_propose_json(c, j);
 }
 
 /* A policy denial: JSON for HTTP clients, 0x02 for SOCKS, and one event. */
@@ -328,6 +334,145 @@ px_pinned(const struct proxy *px, const char *name)
 }
 
 static void on_resolved(struct resolve_req *rq);
+static void proceed(struct conn *c, struct netdecision *d);
+
+/* ---- change under control: temporary grants and holds ---------------------- */
+
+/*
+ * The decision for a connection that runs on an operator's temporary
+ * grant (--once, --for): allowed, for exactly the approved host and port,
+ * named exactly (so a loopback or private address it resolves to is the
+ * one the human saw and approved), without request rules.
+ */
+static void
+grant_decision(struct conn *c, struct netdecision *d)
+{
+	memset(d, 0, sizeof(*d));
+	memset(&c->grant_ep, 0, sizeof(c->grant_ep));
+	c->grant_port = c->dst.port;
+	c->grant_ep.host = c->dst.host;
+	c->grant_ep.host_is_ip = c->dst.is_ip;
+	c->grant_ep.ports = &c->grant_port;
+	c->grant_ep.nports = 1;
+	d->allow = true;
+	d->ep = &c->grant_ep;
+	d->named_exactly = true;
+	snprintf(d->reason, sizeof(d->reason), "allowed by the operator's approval %s "
+	    "(a temporary grant)", c->grant);
+}
+
+/* The policy's decision, or the grant this connection was let through on. */
+static void
+decide_now(struct conn *c, const struct policy *p, struct netdecision *d)
+{
+	px_decide_on(c, p, d);
+	if (!d->allow && c->grant[0])
+		grant_decision(c, d);
+}
+
+/* Does an approved --once/--for grant let this denied connection through? */
+static bool
+take_grant(struct conn *c, struct netdecision *d)
+{
+	const struct appr_item *it;
+
+	if (!c->px->approvals || !c->exe)
+		return false;
+	it = approvals_grant_for(c->px->approvals, &c->dst, c->exe, true);
+	if (!it)
+		return false;
+	snprintf(c->grant, sizeof(c->grant), "%s", it->id);
+	snprintf(c->rule, sizeof(c->rule), "approval:%s", it->id);
+	grant_decision(c, d);
+	return true;
+}
+
+static void
+unhold(struct conn *c)
+{
+	if (c->waiter) {
+		approvals_unwait(c->waiter);
+		c->waiter = NULL;
+	}
+	if (c->held[0] && c->px->approvals)
+		approvals_release(c->px->approvals, c->held);
+	c->held[0] = '\0';
+	free(c->held_why);
+	c->held_why = NULL;
+}
+
+/*
+ * The human decided on (or time ran out for) the item a held connection
+ * waits on.  Approved: decided again, on the policy as it is now (an
+ * --always approval changed it) or on the grant (--once, --for), and then
+ * it goes on exactly as an allowed connection does.  Anything else: the
+ * denial stands, with the operator's reason.
+ */
+static void
+on_hold_decided(void *arg, const struct appr_item *it)
+{
+	struct conn *c = arg;
+	struct netdecision d;
+	char why[600];
+
+	c->waiter = NULL;
+	if (c->st != C_HELD)
+		return;
+	if (it->status == APPR_APPROVED) {
+		px_decide_on(c, c->px->policy, &d);
+		if (d.allow || take_grant(c, &d)) {
+			unhold(c);
+			if (d.rule)
+				snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name :
+				    d.rule->key);
+			else if (!c->grant[0])
+				c->rule[0] = '\0';
+			proceed(c, &d);
+			return;
+		}
+		snprintf(why, sizeof(why), "held for approval: approved (%s), but the policy still "
+		    "does not allow it: %s", it->id, d.reason);
+	} else if (it->status == APPR_DENIED) {
+		snprintf(why, sizeof(why), "held for approval: denied by the operator: %s",
+		    it->reason && *it->reason ? it->reason : "no reason given");
+	} else {
+		unsigned s = it->expires_ns > it->created_ns ?
+		    (unsigned)((it->expires_ns - it->created_ns + 500000000u) / 1000000000u) : 0;
+		snprintf(why, sizeof(why), "held for approval: no decision within %u s (%s)", s,
+		    c->held_why ? c->held_why : "denied by the policy");
+	}
+	unhold(c);
+	px_deny(c, why);
+}
+
+/*
+ * approvals.mode: ask -- keep a denied connection waiting (nothing read,
+ * nothing written, its client watched for hang-up) while a human decides.
+ * False when holding is off or the store is full: the denial stands.
+ */
+static bool
+hold(struct conn *c, const char *why)
+{
+	struct proxy *px = c->px;
+	const struct appr_item *it;
+
+	if (!px->approvals || !c->exe)
+		return false;
+	it = approvals_hold(px->approvals, c->exe, c->pid, c->dst.host, c->dst.port, why);
+	if (!it)
+		return false;
+	snprintf(c->held, sizeof(c->held), "%s", it->id);
+	c->held_why = xstrdup(why);
+	c->st = C_HELD;
+	c->deadline = 0;
+	c->waiter = approvals_wait(px->approvals, c->held, on_hold_decided, c);
+	if (!c->waiter) {
+		unhold(c);
+		return false;
+	}
+	px_conn_update(c);
+	return true;
+}
 
 /*
  * Called once the client has said where it wants to go (c->host, c->port).
@@ -368,10 +513,22 @@ decide(struct conn *c)
 	px_decide_on(c, px->policy, &d);
 	if (d.rule)
 		snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name : d.rule->key);
-	if (!d.allow) {
+	if (!d.allow && !take_grant(c, &d)) {
+		if (hold(c, d.reason))
+			return;
 		px_deny(c, d.reason);
 		return;
 	}
+	proceed(c, &d);
+}
+
+/* An allowed decision: checks that need the requests, the record, then resolve and connect. */
+static void
+proceed(struct conn *c, struct netdecision *dp)
+{
+	struct proxy *px = c->px;
+	struct netdecision d = *dp;
+
 	/*
 	 * Request rules and bound credentials need the requests read; what
 	 * cannot be read is refused, never opened without its rules.
@@ -490,7 +647,7 @@ start_connect(struct conn *c)
 	struct netdecision d;
 	const char *refused = NULL;
 
-	px_decide_on(c, px->policy, &d);
+	decide_now(c, px->policy, &d);
 	if (!d.allow) {
 		/* The policy changed while this connection was resolving. */
 		free_ai(c);
@@ -699,8 +856,12 @@ on_http_head(struct conn *c)
 	c->fwd_raw = xmalloc(c->inlen);
 	memcpy(c->fwd_raw, c->in, c->inlen);
 	c->fwd_rawlen = c->inlen;
-	if (strcasecmp(req.host, INFER_HOST) == 0 && req.port == 80) {
-		/* The router, reached through the proxy variables: the same as on port 80. */
+	if ((strcasecmp(req.host, INFER_HOST) == 0 || strcasecmp(req.host, POLICY_HOST) == 0) &&
+	    req.port == 80) {
+		/*
+		 * The router or the policy API, reached through the proxy
+		 * variables: the same as on port 80.
+		 */
 		infer_begin(c);
 		return;
 	}
@@ -998,6 +1159,10 @@ px_conn_update(struct conn *c)
 	case C_LINGER:
 		ce = EPOLLIN;
 		break;
+	case C_HELD:
+		/* Nothing is read while held: only a hang-up is news. */
+		ce = EPOLLRDHUP;
+		break;
 	case C_DEAD:
 		return;
 	}
@@ -1056,6 +1221,11 @@ on_client(struct ev_io *io, uint32_t events)
 			px_conn_close(c);
 		break;
 	}
+	case C_HELD:
+		/* The client went away while a human was deciding: nothing reaches the upstream. */
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			px_conn_close(c);
+		break;
 	default:
 		break;
 	}
@@ -1084,6 +1254,7 @@ px_conn_close(struct conn *c)
 	if (c->st == C_DEAD)
 		return;
 	c->st = C_DEAD;
+	unhold(c);
 	l7_free(c);
 	evloop_del(px->loop, &c->cio);
 	close(c->cfd);
@@ -1326,6 +1497,7 @@ proxy_new(struct evloop *l, const struct proxy_config *cfg, const struct policy 
 	px->attrib = cfg->attrib;
 	px->ca = cfg->ca;
 	px->creds = cfg->creds;
+	px->approvals = cfg->approvals;
 	px->infer_fd = cfg->infer_fd;
 	px->guards = cfg->guards;
 	px->sandbox = xstrdup(cfg->sandbox ? cfg->sandbox : "");
@@ -1380,12 +1552,13 @@ proxy_set_policy(struct proxy *px, const struct policy *p, uint64_t revision,
 		/* The router's connections reach only providers: it decides per request. */
 		if (c->kind == K_INFER)
 			continue;
-		px_decide_on(c, p, &d);
+		decide_now(c, p, &d);
 		if (d.allow && c->addrlen)
 			prob = netpolicy_check_addr(&d, (struct sockaddr *)&c->addr);
 		if (d.allow && !prob) {
-			snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name :
-			    d.rule->key);
+			if (d.rule)
+				snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name :
+				    d.rule->key);
 			continue;
 		}
 		{
@@ -1438,5 +1611,6 @@ proxy_free(struct proxy *px)
 		close(px->pool[i][1]);
 	}
 	free(px->hosts);
+	papi_free_denials(px);
 	free(px);
 }

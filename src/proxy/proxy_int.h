@@ -13,6 +13,7 @@
 
 #include "../lib/util.h"
 #include "http_parse.h"
+#include "approvals.h"
 #include "netpolicy.h"
 #include "proxy.h"
 
@@ -33,6 +34,7 @@ struct credstore;
 enum cstate {
 	C_HEAD, C_SOCKS_GREET, C_SOCKS_REQ, C_RESOLVING, C_CONNECTING, C_TUNNEL,
 	C_L7, C_REPLY, C_LINGER, C_DEAD,
+	C_HELD,		/* denied, held while a human decides (approvals.mode: ask) */
 };
 enum ckind { K_HTTP, K_CONNECT, K_FORWARD, K_SOCKS, K_INFER };
 
@@ -91,7 +93,27 @@ struct conn {
 	struct l7 *l7;
 	char *fwd_raw;		/* a forward request's bytes, replayed through inspection */
 	size_t fwd_rawlen;
+	/*
+	 * Change under control: the pending item a held connection waits on
+	 * (C_HELD), and the approval a connection runs on when the policy
+	 * itself does not allow it (--once / --for); both "" when unused.
+	 */
+	char held[APPR_ID_MAX];
+	struct appr_waiter *waiter;
+	char *held_why;
+	char grant[APPR_ID_MAX];
+	struct endpoint grant_ep;	/* the approved host:port, named exactly */
+	uint16_t grant_port;
 };
+
+/* One denial, as http://policy.local/v1/denials shows it (owned strings). */
+struct px_denial {
+	uint64_t time_ms;	/* wall clock */
+	char event[24];
+	char *binary, *host, *method, *path, *reason, *rule;
+	uint16_t port;
+};
+#define PX_DENIALS 100
 
 struct proxy {
 	struct evloop *loop;
@@ -116,6 +138,10 @@ struct proxy {
 	struct proxy_stats stats;
 	struct tlsca *ca;		/* NULL: nothing can be inspected inside TLS */
 	struct credstore *creds;	/* never NULL once running */
+	struct approvals *approvals;	/* borrowed; NULL: no proposals, no holds, no grants */
+	/* The last PX_DENIALS denials, oldest overwritten first. */
+	struct px_denial denials[PX_DENIALS];
+	size_t ndenials;		/* ever recorded; the next slot is ndenials % PX_DENIALS */
 };
 
 /* proxy.c */
@@ -143,6 +169,14 @@ void px_conn_close(struct conn *c);
 const struct add_host *px_pinned(const struct proxy *px, const char *name);
 /* The JSON members every denial carries (rule, binary, pid, host, port, revision, hash, hint). */
 void px_deny_json(const struct conn *c, struct sbuf *j, const char *error, const char *reason);
+
+/* proxy_policyapi.c */
+/* Remember a denial for GET /v1/denials (from px_emit and l7_emit). */
+void papi_note_denial(struct conn *c, const char *event, const char *method, const char *path,
+    const char *reason);
+void papi_free_denials(struct proxy *px);
+/* The "propose" member of a 403: how to ask for exactly what was denied. */
+void papi_propose_json(const struct conn *c, struct sbuf *j);
 
 /* proxy_l7.c */
 /* Does an allowed decision need its requests read (rules, or a bound credential)? */

@@ -251,6 +251,9 @@ l7_emit(struct conn *c, const char *type, const char *decision, const char *reas
 		.revision = c->px->revision, .policy_hash = c->px->hash,
 		.method = method, .path = path, .extra_json = extra,
 	};
+
+	if (strcmp(decision, "deny") == 0)
+		papi_note_denial(c, type, method, path, reason);
 	return event_emit(&ev);
 }
 
@@ -514,7 +517,11 @@ on_request(struct conn *c)
 			http_target_free(&t);
 			return false;
 		}
-		ok = infer_request(c, &req, (size_t)n, &t, NULL);
+		/* One listener, two names: the Host header says which. */
+		if (papi_is_for(&req))
+			ok = papi_request(c, &req, (size_t)n, &t);
+		else
+			ok = infer_request(c, &req, (size_t)n, &t, NULL);
 		http_target_free(&t);
 		return ok;
 	}
@@ -899,7 +906,7 @@ run(struct conn *c)
 			p |= r;
 			if (x->rq == RQ_GBODY || x->rq == RQ_GWAIT || x->rq == RQ_GCONNECT) {
 				bool closed;
-				r = infer_run(c, &closed);
+				r = x->pa ? papi_run(c, &closed) : infer_run(c, &closed);
 				if (closed)
 					return false;
 				p |= r;
@@ -1155,7 +1162,7 @@ l7_sweep(struct conn *c, uint64_t now)
 {
 	struct l7 *x = c->l7;
 
-	if (infer_sweep(c, now)) {
+	if (infer_sweep(c, now) || papi_sweep(c, now)) {
 		l7_kick(c);
 		return;
 	}
@@ -1178,6 +1185,7 @@ l7_free(struct conn *c)
 	if (!x)
 		return;
 	infer_free(c);
+	papi_free(c);
 	side_free(&x->c);
 	side_free(&x->u);
 	free(x);

@@ -12,6 +12,7 @@
 #include "proxy_int.h"
 
 struct infer;
+struct papi;
 
 #define IN_CAP (HTTP_MAX_HEAD + 16384)
 #define OUT_HIGH 65536
@@ -56,6 +57,7 @@ struct l7 {
 	uint64_t deadline;	/* handshake, or the closing linger */
 	unsigned nreq;
 	struct infer *g;	/* the request the router holds, or NULL */
+	struct papi *pa;	/* a policy.local request being read or waiting, or NULL */
 };
 
 void l7_out_add(struct side *s, const void *p, size_t n);
@@ -101,5 +103,21 @@ void infer_request_done(struct conn *c);
 /* Connect deadline passed: answered; true when it did. */
 bool infer_sweep(struct conn *c, uint64_t now);
 void infer_free(struct conn *c);
+
+/* proxy_policyapi.c */
+/* Is this request on the router's listener for http://policy.local (by target or Host)? */
+bool papi_is_for(const struct http_request *req);
+/*
+ * Take a policy.local request (the API: policy, denials, proposals).
+ * Returns false when the connection is closing (an answer was queued):
+ * every answer closes the connection.
+ */
+bool papi_request(struct conn *c, const struct http_request *req, size_t head_len,
+    const struct http_target *t);
+/* Progress for a request reading its body (RQ_GBODY) or long-polling (RQ_GWAIT). */
+int papi_run(struct conn *c, bool *closed);
+/* A long-poll whose time ran out is answered; true when it was. */
+bool papi_sweep(struct conn *c, uint64_t now);
+void papi_free(struct conn *c);
 
 #endif
