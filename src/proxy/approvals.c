@@ -33,7 +33,7 @@
 #define INTENT_MAX 2000
 #define BODY_MAX (64u << 10)
 #define RATE_MAX 600			/* the largest rate_per_minute accepted */
-#define DIFF_MAX_LINES 2000		/* beyond this the diff is old-all-out, new-all-in */
+#define DIFF_MAX_LINES 1000		/* beyond this the diff is old-all-out, new-all-in */
 #define MIN_NS 60000000000ull
 
 struct appr_waiter {
