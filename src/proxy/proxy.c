@@ -340,9 +340,10 @@ static void proceed(struct conn *c, struct netdecision *d);
 
 /*
  * The decision for a connection that runs on an operator's temporary
- * grant (--once, --for): allowed, for exactly the approved host and port,
- * named exactly (so a loopback or private address it resolves to is the
- * one the human saw and approved), without request rules.
+ * grant (--once, --for): allowed for this host and port, without request
+ * rules.  It counts as naming the host exactly (so a loopback or private
+ * address it resolves to passes) only when the human saw this very name:
+ * a held connection's, or a proposal's endpoint host -- not a wildcard.
  */
 static void
 grant_decision(struct conn *c, struct netdecision *d)
@@ -356,7 +357,7 @@ grant_decision(struct conn *c, struct netdecision *d)
 	c->grant_ep.nports = 1;
 	d->allow = true;
 	d->ep = &c->grant_ep;
-	d->named_exactly = true;
+	d->named_exactly = c->grant_exact;
 	snprintf(d->reason, sizeof(d->reason), "allowed by the operator's approval %s "
 	    "(a temporary grant)", c->grant);
 }
@@ -382,6 +383,7 @@ take_grant(struct conn *c, struct netdecision *d)
 	if (!it)
 		return false;
 	snprintf(c->grant, sizeof(c->grant), "%s", it->id);
+	c->grant_exact = it->kind == APPR_HOLD || (it->host && strcmp(it->host, c->dst.host) == 0);
 	snprintf(c->rule, sizeof(c->rule), "approval:%s", it->id);
 	grant_decision(c, d);
 	return true;

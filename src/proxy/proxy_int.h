@@ -102,8 +102,9 @@ struct conn {
 	struct appr_waiter *waiter;
 	char *held_why;
 	char grant[APPR_ID_MAX];
-	struct endpoint grant_ep;	/* the approved host:port, named exactly */
+	struct endpoint grant_ep;	/* the approved host:port */
 	uint16_t grant_port;
+	bool grant_exact;	/* the human saw this very name (a hold, or a proposal naming it) */
 };
 
 /* One denial, as http://policy.local/v1/denials shows it (owned strings). */

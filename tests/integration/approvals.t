@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+#
+# Change under control, end to end: an agent (a shell script with curl)
+# inside a real sandbox is denied, reads why, proposes a change at
+# http://policy.local and waits; the test, on the host, decides with the
+# real CLI (warden approvals / approve / deny) over the control socket.
+# Held connections (approvals.mode: ask) are approved, denied, left to
+# time out and abandoned by their client.  And the agent tries to approve
+# itself by every route it has: none works.
+
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+for tool in curl; do
+	if ! command -v $tool >/dev/null; then
+		echo "Bail out! $tool is needed (scripts/deps.sh test installs it)"
+		exit 1
+	fi
+done
+
+WORKDIR=$(mk_workdir wd)
+SYS_RO=$(system_ro)
+CURL_EXE=$(readlink -f "$(command -v curl)")
+
+start_upstream
+P=$UP_PORT
+HOSTS=(--add-host files.example.com:127.0.0.1 --add-host other.example.com:127.0.0.1
+	--add-host third.example.com:127.0.0.1)
+
+pol() {	# pol APPROVALS-SECTION: a policy with no egress and that approvals section
+	local f
+	f=$(mktmp pol)/policy.yaml
+	write_policy "$f" <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [$SYS_RO]
+network_policies: {}
+$1
+EOF
+	printf '%s\n' "$f"
+}
+POL_DENY=$(pol "approvals: {mode: deny, rate_per_minute: 20}")
+POL_ASK=$(pol "approvals: {mode: ask, timeout: 30s}")
+POL_ASK2=$(pol "approvals: {mode: ask, timeout: 2s}")
+POL_FLOOD=$(pol "approvals: {mode: deny, rate_per_minute: 3}")
+
+mkdir -p "$T_TMP/trails"
+
+# agent NAME <<SCRIPT: the script the agent runs (sh, in the workdir).
+agent() {
+	{
+		echo '#!/bin/sh'
+		echo "cd '$WORKDIR' || exit 1"
+		cat
+	} >"$WORKDIR/$1.sh"
+	chmod 755 "$WORKDIR/$1.sh"
+}
+
+# bg NAME POLICY: run agent script NAME in a sandbox called NAME, in the background.
+bg() {
+	timeout 120 "$WARDEN" run --no-tty --name "$1" --policy "$2" --workdir "$WORKDIR" \
+		--audit-log "$T_TMP/trails/$1.jsonl" "${HOSTS[@]}" -- "$WORKDIR/$1.sh" \
+		</dev/null >"$T_TMP/$1.out" 2>"$T_TMP/$1.err" &
+	BG_PID=$!
+	track_pid "$BG_PID"
+	track_name "$1"
+}
+
+# item NAME KIND: the id of NAME's first pending item of KIND (proposal|hold), waiting up to 30 s.
+item() {
+	local i id
+	for ((i = 0; i < 150; i++)); do
+		id=$("$WARDEN" approvals "$1" --json 2>/dev/null | "$PYTHON" -c 'import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line and json.loads(line).get("kind") == sys.argv[1]:
+        print(json.loads(line)["id"])
+        break' "$2")
+		if [[ -n $id ]]; then
+			printf '%s\n' "$id"
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# pending NAME: how many items NAME has waiting.
+pending() {
+	"$WARDEN" approvals "$1" --json 2>/dev/null | grep -c '"status":"pending"'
+}
+
+file() { cat "$WORKDIR/$1" 2>/dev/null; }
+field() { json_get "$(file "$1")" "$2"; }
+
+propose_body() {	# propose_body NAME HOST: a proposal for curl to HOST:$P
+	printf '{"intent":"fetch the test fixtures","name":"%s","network_policy":{"endpoints":[{"host":"%s","port":%s}],"binaries":[{"path":"%s"}]}}' \
+		"$1" "$2" "$P" "$CURL_EXE"
+}
+
+# ---- denied, proposed, approved --always ---------------------------------------------
+
+agent a <<EOF
+curl -sS -o a.403 -w '%{http_code}' http://files.example.com:$P/always-1 >a.first
+curl -sS 'http://policy.local/v1/denials?last=5' >a.denials
+curl -sS http://policy.local/v1/policy >a.policy0
+curl -sS -x http://127.0.0.1:3128 http://policy.local/v1/policy >a.policyfwd
+test -r /etc/warden/AGENTS.md && echo yes >a.agents
+echo x >/etc/warden/policy.yaml 2>/dev/null && echo written >a.write
+curl -sS -o a.prop -w '%{http_code}' http://policy.local/v1/proposals -H 'Content-Type: application/json' -d '$(propose_body files files.example.com)' >a.propcode
+id=\$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' a.prop)
+curl -sS "http://policy.local/v1/proposals/\$id?wait=60" >a.decided
+curl -sS -o /dev/null -w '%{http_code}' http://files.example.com:$P/always-2 >a.second
+curl -sS http://policy.local/v1/policy >a.policy1
+cat /etc/warden/policy.yaml >a.yaml
+EOF
+bg a "$POL_DENY"
+id=$(item a proposal)
+check "the proposal waits for a human (warden approvals --json)" test -n "$id"
+check "(sanity) the sandbox's control socket exists on the host" test -S "$(state_dir a)/control.sock"
+"$WARDEN" approve "$id" --always >"$T_TMP/approve.out" 2>&1
+is "$?" 0 "warden approve ID --always"
+wait "$BG_PID"
+is "$(file a.first)" 403 "the agent's first request is denied"
+like "$(field a.403 propose)" '"url": "http://policy.local/v1/proposals"' "... its 403 says where to propose"
+like "$(json_get "$(json_get "$(json_get "$(file a.403)" propose)" example)" network_policy)" \
+	"files.example.com.*$P.*$CURL_EXE" "... with an example for exactly that host, port and binary"
+like "$(file a.denials)" "\"host\":\"files.example.com\",\"port\":$P" "/v1/denials lists the denial"
+like "$(file a.denials)" "\"binary\":\"$CURL_EXE\"" "... with the binary"
+like "$(field a.policy0 policy)" "network_policies: \\{\\}" "/v1/policy shows the running policy"
+is "$(field a.policyfwd hash)" "$(field a.policy0 hash)" "... also through the forward proxy"
+is "$(file a.agents)" yes "/etc/warden/AGENTS.md is there"
+is "$(file a.write)" "" "/etc/warden is read-only"
+is "$(file a.propcode)" 201 "the proposal is accepted (201)"
+is "$(field a.prop status)" pending "... and pending"
+is "$(field a.decided status)" approved "the agent's long poll returns approved"
+is "$(file a.second)" 200 "the same request now succeeds"
+like "$(cat "$UP_LOG")" "GET /always-2" "... and reaches the upstream"
+new_hash=$(field a.policy1 hash)
+check "/v1/policy shows a new hash" bash -c '[[ -n $1 && $1 != "$2" ]]' _ "$new_hash" "$(field a.policy0 hash)"
+is "$(field a.policy1 hash)" "$(field a.decided hash)" "... the one the decision names"
+is "$(field a.policy1 revision)" 2 "... revision 2"
+like "$(file a.yaml)" "sha256 $new_hash" "/etc/warden/policy.yaml follows the reload"
+like "$(file a.yaml)" "files.example.com" "... and holds the new entry"
+like "$(jsonl_query "$T_TMP/trails/a.jsonl" "[r.get('event') for r in recs]")" "approval.granted" \
+	"the trail records approval.granted"
+
+# ---- denied with a reason ------------------------------------------------------------
+
+agent b <<EOF
+curl -sS -o b.prop http://policy.local/v1/proposals -d '$(propose_body other other.example.com)'
+id=\$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' b.prop)
+curl -sS "http://policy.local/v1/proposals/\$id?wait=60" >b.decided
+curl -sS "http://policy.local/v1/proposals/\$id" >b.later
+curl -sS -o /dev/null -w '%{http_code}' http://other.example.com:$P/b >b.after
+EOF
+bg b "$POL_DENY"
+id=$(item b proposal)
+"$WARDEN" deny "$id" --reason "use the internal mirror instead" >/dev/null 2>&1
+is "$?" 0 "warden deny ID --reason"
+wait "$BG_PID"
+is "$(field b.decided status)" denied "the agent's long poll returns denied"
+is "$(field b.decided reason)" "use the internal mirror instead" "... with the operator's reason"
+is "$(field b.later reason)" "use the internal mirror instead" "... and GET /v1/proposals/ID keeps it"
+is "$(file b.after)" 403 "the request stays denied"
+
+# ---- approved --for 2s: works, then expires -------------------------------------------
+
+agent c <<EOF
+curl -sS -o c.prop http://policy.local/v1/proposals -d '$(propose_body third third.example.com)'
+id=\$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' c.prop)
+curl -sS "http://policy.local/v1/proposals/\$id?wait=60" >c.decided
+curl -sS -o /dev/null -w '%{http_code}' http://third.example.com:$P/for-1 >c.1
+sleep 3
+curl -sS -o /dev/null -w '%{http_code}' http://third.example.com:$P/for-2 >c.2
+EOF
+bg c "$POL_DENY"
+id=$(item c proposal)
+"$WARDEN" approve "$id" --for 2s >/dev/null 2>&1
+is "$?" 0 "warden approve ID --for 2s"
+wait "$BG_PID"
+is "$(field c.decided status)" approved "approved for 2 s"
+is "$(file c.1)" 200 "... the request succeeds at once"
+is "$(file c.2)" 403 "... and is denied again after 3 s"
+like "$(jsonl_query "$T_TMP/trails/c.jsonl" "[r.get('rule') for r in ev('net.connect', decision='allow')]")" \
+	"approval:$id" "the allowed connection's rule names the approval"
+
+# ---- hold-and-ask: approve, deny ---------------------------------------------------------
+
+agent d <<EOF
+curl -sS -o d.body -w '%{http_code}' http://files.example.com:$P/held-approve >d.code
+EOF
+bg d "$POL_ASK"
+id=$(item d hold)
+like "$id" "^h-" "a denied connection is held (approvals.mode: ask)"
+"$WARDEN" approve "$id" --once >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file d.code)" 200 "approved: the held request proceeds"
+like "$(cat "$UP_LOG")" "GET /held-approve" "... and reaches the upstream"
+
+agent e <<EOF
+curl -sS -o e.body -w '%{http_code}' http://files.example.com:$P/held-deny >e.code
+EOF
+bg e "$POL_ASK"
+id=$(item e hold)
+"$WARDEN" deny "$id" --reason "not during the freeze" >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file e.code)" 403 "denied: the held request gets 403"
+like "$(field e.body reason)" "denied by the operator: not during the freeze" "... with the operator's reason"
+unlike_up=$(grep -c "held-deny" "$UP_LOG")
+is "$unlike_up" 0 "... and nothing reached the upstream"
+
+# Several held at once, identical ones coalesced into one item, each answered.
+agent m <<EOF
+for i in 1 2 3; do
+	curl -sS -o /dev/null -w '%{http_code}' http://files.example.com:$P/held-many-\$i >m.\$i &
+done
+wait
+EOF
+bg m "$POL_ASK"
+id=$(item m hold)
+sleep 1
+coalesced=$("$WARDEN" approvals m --json 2>/dev/null | grep -c '"kind":"hold"')
+is "$coalesced" 1 "three identical held connections are one item"
+"$WARDEN" approve "$id" --once >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file m.1)$(file m.2)$(file m.3)" 200200200 "... and each proceeds once it is approved"
+
+# ---- hold-and-ask: timeout, client gone ---------------------------------------------------
+
+agent t <<EOF
+curl -sS -o t.body -w '%{http_code}' http://files.example.com:$P/held-timeout >t.code
+EOF
+bg t "$POL_ASK2"
+wait "$BG_PID"
+is "$(file t.code)" 403 "no decision within approvals.timeout: 403"
+like "$(field t.body reason)" "no decision within 2 s" "... saying so"
+
+agent g <<EOF
+curl -sS -m 2 -o /dev/null http://files.example.com:$P/held-gone
+echo \$? >g.rc
+sleep 3
+EOF
+bg g "$POL_ASK"
+id=$(item g hold)
+check "the connection is held" test -n "$id"
+sleep 3
+is "$(pending g)" 0 "the client went away: the held item is gone (released)"
+wait "$BG_PID"
+is "$(file g.rc)" 28 "... (curl gave up: timeout)"
+is "$(grep -c held-gone "$UP_LOG")" 0 "... and nothing reached the upstream"
+like "$(jsonl_query "$T_TMP/trails/g.jsonl" "[r.get('event') for r in recs]")" "approval.expired" \
+	"... recorded as approval.expired"
+
+# ---- refused proposals, rate limit, no way to approve oneself ----------------------------
+
+agent f <<EOF
+curl -sS -o f.fs -w '%{http_code}' http://policy.local/v1/proposals -d '{"intent":"write everywhere","name":"fs","filesystem_policy":{"read_write":["/"]}}' >f.fscode
+curl -sS -o f.nested -w '%{http_code}' http://policy.local/v1/proposals -d '{"intent":"x","name":"n","network_policy":{"endpoints":[{"host":"a.example.com","port":80}],"binaries":[{"path":"/usr/bin/curl"}],"process":{"run_as_user":"root"}}}' >f.nestedcode
+curl -sS -o f.bad -w '%{http_code}' http://policy.local/v1/proposals -d '{"intent":"x","name":"bad","network_policy":{"endpoints":[{"host":"*.com","port":80}],"binaries":[{"path":"/usr/bin/curl"}]}}' >f.badcode
+curl -sS -o f.prop http://policy.local/v1/proposals -d '$(propose_body self files.example.com)'
+id=\$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' f.prop)
+echo "\$id" >f.id
+curl -sS -o /dev/null -w '%{http_code}' -X POST http://policy.local/v1/proposals/\$id/approve >f.self1
+curl -sS -o /dev/null -w '%{http_code}' -X POST "http://policy.local/v1/proposals/\$id?grant=always" >f.self2
+curl -sS -o /dev/null -w '%{http_code}' -X POST http://policy.local/v1/approve -d "{\"id\":\"\$id\"}" >f.self3
+curl -sS -o /dev/null -w '%{http_code}' -x http://127.0.0.1:3128 -X PUT http://policy.local/v1/proposals/\$id -d '{"status":"approved"}' >f.self4
+curl -sS -o /dev/null -w '%{http_code}' http://policy.local/v1/proposals/\$id/approve >f.self5
+curl -sS http://policy.local/v1/proposals/\$id >f.after
+for s in \$(find / -xdev -name control.sock 2>/dev/null) \$(cat ctl.path); do
+	test -e "\$s" && echo "\$s" >>f.seen
+done
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1]); print("connected")
+except OSError as e:
+    print("refused", e.errno)' "\$(cat ctl.path)" >f.ctl 2>&1
+curl -sS -o /dev/null -w '%{http_code}' --unix-socket "\$(cat ctl.path)" http://x/ >f.ctlcurl 2>/dev/null
+EOF
+ctl=$(state_dir f)/control.sock
+printf '%s\n' "$ctl" >"$WORKDIR/ctl.path"
+bg f "$POL_DENY"
+wait "$BG_PID"
+is "$(file f.fscode)" 403 "a proposal for a filesystem path is refused (403)"
+is "$(field f.fs error)" static_section "... as a static section"
+is "$(file f.nestedcode)" 403 "a static section inside network_policy is refused too"
+is "$(file f.badcode)" 400 "an invalid entry is refused with the loader's messages (400)"
+like "$(field f.bad errors)" "proposal:" "... which point into the proposal"
+check "a valid proposal is pending" test -n "$(file f.id)"
+is "$(file f.self1)" 405 "POST /v1/proposals/ID/approve: 405, nothing to approve with"
+is "$(file f.self2)" 405 "POST /v1/proposals/ID?grant=always: 405"
+is "$(file f.self3)" 404 "POST /v1/approve: 404"
+is "$(file f.self4)" 405 "PUT through the forward proxy: 405"
+is "$(file f.self5)" 404 "GET /v1/proposals/ID/approve: 404"
+is "$(field f.after status)" pending "... and the proposal is still pending"
+is "$(file f.seen)" "" "the control socket is not visible inside the sandbox"
+like "$(file f.ctl)" "^refused" "connecting to the control socket by its path fails"
+check "... with curl --unix-socket too" test "$(file f.ctlcurl)" != 200
+
+agent r <<EOF
+for i in 1 2 3 4 5 6; do
+	curl -sS -o /dev/null -w '%{http_code} ' http://policy.local/v1/proposals -d "{\"intent\":\"ask \$i\",\"name\":\"flood\$i\",\"network_policy\":{\"endpoints\":[{\"host\":\"h\$i.example.com\",\"port\":443}],\"binaries\":[{\"path\":\"/usr/bin/curl\"}]}}"
+done >r.codes
+EOF
+bg r "$POL_FLOOD"
+wait "$BG_PID"
+is "$(file r.codes)" "201 201 201 429 429 429 " "a flood of proposals is rate-limited (429 after rate_per_minute)"
+
+done_testing
