@@ -8,6 +8,11 @@
  *    *is* the body;
  *  - holes (opaque base64 runs) are sorted, disjoint, inside the text and
  *    at least JW_B64_MIN long;
+ *  - a body that jansson accepts as JSON (starting with an object, an
+ *    array or a string, and short enough that it cannot nest deeper than
+ *    JW_MAX_DEPTH) is walked as JSON too: the walker is no stricter than
+ *    RFC 8259 (it is laxer in one place, lone surrogates, which jansson
+ *    refuses);
  *  - every text byte maps to a raw span inside the body that is either
  *    that very byte or a whole escape sequence (it starts with '\\'), and
  *    spans never run backwards;
@@ -16,6 +21,7 @@
  *    placeholders use only the characters the protocol allows; the tier
  *    is at least that of every finding.
  */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +45,20 @@ check_walk(struct jwalk *w, const uint8_t *d, size_t n)
 		if (v.holes[i].len < JW_B64_MIN || v.holes[i].off + v.holes[i].len > n ||
 		    (i > 0 && v.holes[i].off < v.holes[i - 1].off + v.holes[i - 1].len))
 			abort();
+	}
+	/* jansson reads a raw NUL as the end of the text; RFC 8259 does not. */
+	if (n < 2 * JW_MAX_DEPTH && !memchr(d, 0, n)) {
+		size_t k = 0;
+
+		while (k < n && (d[k] == ' ' || d[k] == '\t' || d[k] == '\n' || d[k] == '\r'))
+			k++;
+		if (k < n && (d[k] == '{' || d[k] == '[' || d[k] == '"')) {
+			json_t *j = json_loadb((const char *)d, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+			if (j && !v.json)
+				abort();
+			json_decref(j);
+		}
 	}
 	if (!v.json)
 		return;
