@@ -4,13 +4,11 @@
  * that finds the whole candidate around the match and validates it.
  *
  * Why patterns are only triggers: without start-of-match tracking (which
- * costs Vectorscan speed and is not available for every pattern), a match
- * tells where something *ends*.  So each built-in pattern is written to
- * end at a fixed distance from where its candidate starts (a literal
- * prefix such as "ghp_", or a fixed-width shape such as "AAA-GG-SSSS"),
- * or marks a place from which C code reads the candidate (the '@' of an
- * email, the digits of a card number).  The extractor then applies what
- * regular expressions cannot: checksums, ranges, token boundaries,
+ * costs Vectorscan speed), a match tells where something *ends*.  So each
+ * built-in pattern is a literal -- a token prefix ("ghp_", "sk-ant-"), a
+ * keyword ("SSN"), a vocabulary term -- or "two digits", and the C
+ * extractor reads the candidate around it: its extent, then what regular
+ * expressions cannot check -- checksums, ranges, token boundaries,
  * context.  Custom patterns from the policy are arbitrary, so they are
  * compiled with start-of-match tracking (HS_FLAG_SOM_LEFTMOST).
  *

@@ -367,6 +367,9 @@ test_secrets(void)
 	    "secret.aws_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
 	expect_none(rules, "no key here: 0123456789abcdef0123456789abcdef01234567", "secret.aws_secret_key");
 	expect_none(rules, "AKIAiosfodnn7example is lower case", "secret.aws_access_key");
+	/* Object keys are scanned like values: a key is as good a hiding place. */
+	expect_span(rules, "{\"AKIAIOSFODNN7EXAMPLE\": true}", "secret.aws_access_key",
+	    "AKIAIOSFODNN7EXAMPLE");
 	s = xasprintf("key=%s%s", "sk-", "ant-api03-Abc123def456GHI789jkl012MNO345pqr678STU901vwx234YZA567bcd890EFG123hij456KLMnop789QRS-_AA");
 	expect_span(rules, s, "secret.anthropic_key", s + 4);
 	expect_none(rules, s, "secret.openai_key");
