@@ -64,7 +64,7 @@ fuzz:
 	$(FUZZBUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(FUZZBUILD)/corpus-policy fuzz/corpus/policy tests/policies
 	@# Every other parser of untrusted input, each with its seed corpus.
-	for f in http socks5 http_l7 audit restore guard_proto infer_body jsonwalk; do \
+	for f in http socks5 http_l7 audit restore guard_proto infer_body proposal jsonwalk; do \
 		mkdir -p $(FUZZBUILD)/corpus-$$f && \
 		$(FUZZBUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 			$(FUZZBUILD)/corpus-$$f fuzz/corpus/$$f || exit 1; \
