@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -410,31 +411,38 @@ mount_file_over(int fd, const char *copy, const char *dest, struct werr *err)
  * inside at once.  fd is a detached mount (a privileged warden: attached
  * here whatever the state directory's permissions) or an O_PATH fd of a
  * directory the agent's own user owns (bound by its path under the old
- * root).  When /etc came from the host read-only and has no warden
- * directory, a read-only overlay of /etc adds the empty mount point; the
- * host's /etc is never written.
+ * root).
+ *
+ * The mount point is made without ever writing to the host: on the
+ * skeleton when /etc is not a bind from the host; through a read-only
+ * overlay of /etc (the host's /etc below, an empty warden directory on
+ * top) when /etc is the host's, bound read-only; and not at all when /etc
+ * is bound writable (a warning: a directory created there would be the
+ * host's).
  */
 static int
 mount_dir_over(int fd, const char *dest, struct werr *err)
 {
-	char dst[PATH_MAX], link[64], src[PATH_MAX];
-	struct stat st;
+	char dst[PATH_MAX], parent[PATH_MAX], link[64], src[PATH_MAX], *slash;
+	struct stat st, pst, rst;
+	struct statvfs vfs;
 	ssize_t n;
 
 	snprintf(dst, sizeof(dst), NEW "%s", dest);
-	if (lstat(dst, &st) < 0 && mkdir_new(dst, 0755, err) < 0) {
-		char parent[PATH_MAX], *slash;
-		struct werr e2 = { 0 };
-
-		if (errno != EROFS) {
+	snprintf(parent, sizeof(parent), "%s", dst);
+	slash = strrchr(parent, '/');
+	*slash = '\0';
+	if (lstat(dst, &st) == 0) {
+		/* There already (the host has one): mounted over. */
+	} else if (stat(parent, &pst) < 0 || (stat(NEW, &rst) == 0 && pst.st_dev == rst.st_dev)) {
+		if (mkdir_new(dst, 0755, err) < 0) {
 			close(fd);
 			return -1;
 		}
-		memset(err, 0, sizeof(*err));
-		snprintf(parent, sizeof(parent), "%s", dst);
-		slash = strrchr(parent, '/');
-		*slash = '\0';
-		if (mkdir_new("/etcskel" "/warden", 0755, &e2) < 0 ||
+	} else if (statvfs(parent, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+		struct werr e2 = { 0 };
+
+		if (mkdir_new("/etcskel/warden", 0755, &e2) < 0 ||
 		    mount("overlay", parent, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
 		    "lowerdir=/etcskel:" NEW "/etc") < 0 || lstat(dst, &st) < 0) {
 			log_warnx("cannot place the sandbox's %s: %s", dest, e2.msg[0] ? e2.msg :
@@ -442,6 +450,11 @@ mount_dir_over(int fd, const char *dest, struct werr *err)
 			close(fd);
 			return 0;
 		}
+	} else {
+		log_warnx("the sandbox's %s is not provided: /etc is the host's, bound writable "
+		    "(http://policy.local still shows the policy)", dest);
+		close(fd);
+		return 0;
 	}
 	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 		if (errno != EINVAL) {
