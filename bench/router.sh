@@ -597,7 +597,7 @@ classifier_latency() {
 # is": inclusive shares of its CPU time (children counted), so they may
 # overlap where one calls another (none of these does).
 readonly PROFILE_STAGES=(
-    "infer_inspect_body|reading the body as JSON for model, stream and metadata (route.c: jansson json_loadb of the whole body)"
+    "infer_inspect_body|reading model, stream and metadata from the body (route.c: a scanner of the top-level object)"
     "guard_classify|handing the body to the classifiers (guard protocol frame encoded, written to the sidecar's socket)"
     "cl_read|reading the classifier's verdict (recvmsg with credentials, frame decoded)"
     "l7_emit|the inference.route audit record (JSON built, hashed into the chain, written)"
