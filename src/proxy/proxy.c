@@ -1420,6 +1420,23 @@ sweep(struct proxy *px)
 		case C_L7:
 			l7_sweep(c, now);
 			break;
+		case C_HELD: {
+			/*
+			 * A reload (another proposal approved) may allow it now.
+			 * Checked here, not from proxy_set_policy: that runs inside
+			 * the store's own decision, whose waiters answer first.
+			 */
+			struct netdecision d;
+
+			px_decide_on(c, px->policy, &d);
+			if (d.allow) {
+				unhold(c);
+				snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name :
+				    d.rule->key);
+				proceed(c, &d);
+			}
+			break;
+		}
 		case C_REPLY:
 		case C_LINGER:
 			if (now >= c->deadline)

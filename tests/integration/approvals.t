@@ -227,6 +227,20 @@ is "$coalesced" 1 "three identical held connections are one item"
 wait "$BG_PID"
 is "$(file m.1)$(file m.2)$(file m.3)" 200200200 "... and each proceeds once it is approved"
 
+# A proposal approved --always lets a connection held for the same thing go on.
+agent n <<EOF
+curl -sS -o /dev/null -w '%{http_code}' http://other.example.com:$P/held-by-proposal >n.code &
+sleep 1
+curl -sS -o n.prop http://policy.local/v1/proposals -d '$(propose_body other other.example.com)'
+wait
+EOF
+bg n "$POL_ASK"
+item n hold >/dev/null
+id=$(item n proposal)
+"$WARDEN" approve "$id" --always >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file n.code)" 200 "a held connection proceeds once a proposal covering it is approved --always"
+
 # ---- hold-and-ask: timeout, client gone ---------------------------------------------------
 
 agent t <<EOF
