@@ -375,7 +375,7 @@ papi_request(struct conn *c, const struct http_request *req, size_t head_len,
 	struct l7 *x = c->l7;
 	struct proxy *px = c->px;
 	const char *path = t->path;
-	bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+	bool get = strcmp(req->method, "GET") == 0;
 
 	/* Recorded under its own name, not the router's. */
 	snprintf(c->host, sizeof(c->host), "%s", POLICY_HOST);
