@@ -46,6 +46,8 @@ POL_ASK2=$(pol "approvals: {mode: ask, timeout: 2s}")
 POL_FLOOD=$(pol "approvals: {mode: deny, rate_per_minute: 3}")
 
 mkdir -p "$T_TMP/trails"
+# Sandbox names are unique to this run: another run may be going on beside it.
+PFX=appr$$-
 
 # agent NAME <<SCRIPT: the script the agent runs (sh, in the workdir).
 agent() {
@@ -57,21 +59,21 @@ agent() {
 	chmod 755 "$WORKDIR/$1.sh"
 }
 
-# bg NAME POLICY: run agent script NAME in a sandbox called NAME, in the background.
+# bg NAME POLICY: run agent script NAME in a sandbox called $PFX$NAME, in the background.
 bg() {
-	timeout 120 "$WARDEN" run --no-tty --name "$1" --policy "$2" --workdir "$WORKDIR" \
+	timeout 120 "$WARDEN" run --no-tty --name "$PFX$1" --policy "$2" --workdir "$WORKDIR" \
 		--audit-log "$T_TMP/trails/$1.jsonl" "${HOSTS[@]}" -- "$WORKDIR/$1.sh" \
 		</dev/null >"$T_TMP/$1.out" 2>"$T_TMP/$1.err" &
 	BG_PID=$!
 	track_pid "$BG_PID"
-	track_name "$1"
+	track_name "$PFX$1"
 }
 
-# item NAME KIND: the id of NAME's first pending item of KIND (proposal|hold), waiting up to 30 s.
+# item NAME KIND: the id of $PFX$NAME's first pending item of KIND (proposal|hold), waiting up to 30 s.
 item() {
 	local i id
 	for ((i = 0; i < 150; i++)); do
-		id=$("$WARDEN" approvals "$1" --json 2>/dev/null | "$PYTHON" -c 'import json, sys
+		id=$("$WARDEN" approvals "$PFX$1" --json 2>/dev/null | "$PYTHON" -c 'import json, sys
 for line in sys.stdin:
     line = line.strip()
     if line and json.loads(line).get("kind") == sys.argv[1]:
@@ -86,9 +88,9 @@ for line in sys.stdin:
 	return 1
 }
 
-# pending NAME: how many items NAME has waiting.
+# pending NAME: how many items $PFX$NAME has waiting.
 pending() {
-	"$WARDEN" approvals "$1" --json 2>/dev/null | grep -c '"status":"pending"'
+	"$WARDEN" approvals "$PFX$1" --json 2>/dev/null | grep -c '"status":"pending"'
 }
 
 file() { cat "$WORKDIR/$1" 2>/dev/null; }
@@ -118,7 +120,7 @@ EOF
 bg a "$POL_DENY"
 id=$(item a proposal)
 check "the proposal waits for a human (warden approvals --json)" test -n "$id"
-check "(sanity) the sandbox's control socket exists on the host" test -S "$(state_dir a)/control.sock"
+check "(sanity) the sandbox's control socket exists on the host" test -S "$(state_dir "${PFX}a")/control.sock"
 "$WARDEN" approve "$id" --always >"$T_TMP/approve.out" 2>&1
 is "$?" 0 "warden approve ID --always"
 wait "$BG_PID"
@@ -221,7 +223,7 @@ EOF
 bg m "$POL_ASK"
 id=$(item m hold)
 sleep 1
-coalesced=$("$WARDEN" approvals m --json 2>/dev/null | grep -c '"kind":"hold"')
+coalesced=$("$WARDEN" approvals "${PFX}m" --json 2>/dev/null | grep -c '"kind":"hold"')
 is "$coalesced" 1 "three identical held connections are one item"
 "$WARDEN" approve "$id" --once >/dev/null 2>&1
 wait "$BG_PID"
@@ -294,7 +296,7 @@ except OSError as e:
     print("refused", e.errno)' "\$(cat ctl.path)" >f.ctl 2>&1
 curl -sS -o /dev/null -w '%{http_code}' --unix-socket "\$(cat ctl.path)" http://x/ >f.ctlcurl 2>/dev/null
 EOF
-ctl=$(state_dir f)/control.sock
+ctl=$(state_dir "${PFX}f")/control.sock
 printf '%s\n' "$ctl" >"$WORKDIR/ctl.path"
 bg f "$POL_DENY"
 wait "$BG_PID"
