@@ -183,10 +183,17 @@ status_text(int status)
 	}
 }
 
+/* A final answer; unlike l7_answer's, as large as the JSON (a policy, 100 denials). */
 static void
 answer(struct conn *c, int status, const char *json)
 {
-	l7_answer(c, status, status_text(status), json);
+	struct sbuf b;
+
+	sbuf_init(&b, strlen(json) + 1024);
+	px_format_answer(&b, status, status_text(status), json);
+	l7_out_add(&c->l7->c, b.p, b.len);
+	sbuf_free(&b);
+	l7_closing(c->l7);
 }
 
 static void

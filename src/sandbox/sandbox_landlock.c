@@ -179,8 +179,13 @@ landlock_prepare(const struct policy *p, const char *workdir, const char *home,
 	    add_rule(rfd, "/dev", dev, all, err) < 0 ||
 	    add_rule(rfd, "/dev/shm", all & ~LANDLOCK_ACCESS_FS_EXECUTE, all, err) < 0 ||
 	    add_rule(rfd, "/proc", FS_READ, all, err) < 0 ||
-	    /* The running policy and the agents' guide (sandbox_files.h), read-only. */
-	    add_rule(rfd, "/etc/warden", FS_READ, all, err) < 0) {
+	    /*
+	     * The running policy and the agents' guide, and the hosts file
+	     * naming policy.local and inference.local (sandbox_files.h): read
+	     * even by a policy that lists no /etc.
+	     */
+	    add_rule(rfd, "/etc/warden", FS_READ, all, err) < 0 ||
+	    add_rule(rfd, "/etc/hosts", FS_READ, all, err) < 0) {
 		close(rfd);
 		return -1;
 	}

@@ -284,6 +284,14 @@ curl -sS -o /dev/null -w '%{http_code}' -X POST http://policy.local/v1/approve -
 curl -sS -o /dev/null -w '%{http_code}' -x http://127.0.0.1:3128 -X PUT http://policy.local/v1/proposals/\$id -d '{"status":"approved"}' >f.self4
 curl -sS -o /dev/null -w '%{http_code}' http://policy.local/v1/proposals/\$id/approve >f.self5
 curl -sS http://policy.local/v1/proposals/\$id >f.after
+i=0
+while [ \$i -lt 105 ]; do
+	curl -s -o /dev/null http://files.example.com:$P/many-\$i
+	i=\$((i + 1))
+done
+curl -sS 'http://policy.local/v1/denials?last=500' >f.den500
+curl -sS 'http://policy.local/v1/denials' >f.dendefault
+curl -sS -o /dev/null -w '%{http_code}' 'http://policy.local/v1/denials?last=abc' >f.denbad
 for s in \$(find / -xdev -name control.sock 2>/dev/null) \$(cat ctl.path); do
 	test -e "\$s" && echo "\$s" >>f.seen
 done
@@ -312,6 +320,10 @@ is "$(file f.self3)" 404 "POST /v1/approve: 404"
 is "$(file f.self4)" 405 "PUT through the forward proxy: 405"
 is "$(file f.self5)" 404 "GET /v1/proposals/ID/approve: 404"
 is "$(field f.after status)" pending "... and the proposal is still pending"
+count_denials() { "$PYTHON" -c 'import json, sys; j = json.load(open(sys.argv[1])); print(len(j["denials"]), j["total"], j["denials"][-1]["path"] or j["denials"][-1]["host"])' "$WORKDIR/$1"; }
+is "$(count_denials f.den500)" "100 105 files.example.com" "/v1/denials keeps the last 100 (last is capped; total counts all)"
+is "$(count_denials f.dendefault | cut -d' ' -f1)" 20 "... 20 by default"
+is "$(file f.denbad)" 400 "... and refuses a last that is not a number"
 is "$(file f.seen)" "" "the control socket is not visible inside the sandbox"
 like "$(file f.ctl)" "^refused" "connecting to the control socket by its path fails"
 check "... with curl --unix-socket too" test "$(file f.ctlcurl)" != 200
