@@ -328,6 +328,20 @@ is "$(file f.seen)" "" "the control socket is not visible inside the sandbox"
 like "$(file f.ctl)" "^refused" "connecting to the control socket by its path fails"
 check "... with curl --unix-socket too" test "$(file f.ctlcurl)" != 200
 
+# A policy that lists no /etc still has /etc/warden and a readable hosts file naming policy.local.
+noetc=$(mktmp pol)/policy.yaml
+write_policy "$noetc" <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [$(printf '%s' "$SYS_RO" | sed 's/, *\/etc//; s/\/etc, *//')]
+network_policies: {}
+EOF
+POLICY=$noetc
+sandbox -- /bin/sh -c 'curl -sS http://policy.local/v1/policy; echo; head -2 /etc/warden/policy.yaml'
+like "$OUT" '"hash":"[0-9a-f]{64}"' "without /etc in the policy, http://policy.local still resolves and answers"
+like "$OUT" "revision 1" "... and /etc/warden/policy.yaml is there"
+
 agent r <<EOF
 for i in 1 2 3 4 5 6; do
 	curl -sS -o /dev/null -w '%{http_code} ' http://policy.local/v1/proposals -d "{\"intent\":\"ask \$i\",\"name\":\"flood\$i\",\"network_policy\":{\"endpoints\":[{\"host\":\"h\$i.example.com\",\"port\":443}],\"binaries\":[{\"path\":\"/usr/bin/curl\"}]}}"
