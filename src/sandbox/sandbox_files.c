@@ -65,7 +65,7 @@ static const char agents_md[] =
 "  \"intent\": \"fetch the project's dependencies from the package index\",\n"
 "  \"name\": \"package-index\",\n"
 "  \"network_policy\": {\n"
-"    \"endpoints\": [{\"host\": \"pypi.example.org\", \"port\": 443}],\n"
+"    \"endpoints\": [{\"host\": \"packages.example.org\", \"port\": 443}],\n"
 "    \"binaries\": [{\"path\": \"/usr/bin/pip3\"}]\n"
 "  }\n"
 "}'\n"
