@@ -333,6 +333,101 @@ px_pinned(const struct proxy *px, const char *name)
 	return NULL;
 }
 
+/*
+ * An address that needs no resolver: an IP literal, or a name pinned with
+ * --add-host.  Returned as a one-entry addrinfo marked as ours (ai_flags
+ * -1, freed with free()), or NULL when the host's resolver must answer.
+ */
+struct addrinfo *
+px_literal_ai(const struct proxy *px, const char *host)
+{
+	const struct add_host *h = px_pinned(px, host);
+	struct addrinfo *ai;
+	struct sockaddr_storage *ss;
+	struct in_addr a4;
+	struct in6_addr a6;
+	bool v4 = false, v6 = false;
+
+	if (!h && !(v4 = inet_pton(AF_INET, host, &a4) == 1) &&
+	    !(v6 = inet_pton(AF_INET6, host, &a6) == 1))
+		return NULL;
+	ai = xcalloc(1, sizeof(*ai) + sizeof(struct sockaddr_storage));
+	ss = (struct sockaddr_storage *)(ai + 1);
+	if (h) {
+		memcpy(ss, &h->addr, h->addrlen);
+		ai->ai_addrlen = h->addrlen;
+	} else if (v4) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_addr = a4;
+		ai->ai_addrlen = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = a6;
+		ai->ai_addrlen = sizeof(*s6);
+	}
+	ai->ai_family = ss->ss_family;
+	ai->ai_addr = (struct sockaddr *)ss;
+	ai->ai_flags = -1;
+	return ai;
+}
+
+void
+px_free_ai(struct addrinfo *ai)
+{
+	if (ai && ai->ai_flags == -1)
+		free(ai);
+	else if (ai)
+		freeaddrinfo(ai);
+}
+
+/* The address to connect to: ai's, with port; its text for records. */
+void
+px_set_addr(struct conn *c, const struct addrinfo *ai, uint16_t port)
+{
+	memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
+	c->addrlen = ai->ai_addrlen;
+	if (ai->ai_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&c->addr;
+		s4->sin_port = htons(port);
+		inet_ntop(AF_INET, &s4->sin_addr, c->addrtxt, sizeof(c->addrtxt));
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->addr;
+		s6->sin6_port = htons(port);
+		inet_ntop(AF_INET6, &s6->sin6_addr, c->addrtxt, sizeof(c->addrtxt));
+	}
+}
+
+/*
+ * Who is asking: the connection's owner process and binary (attrib.h).
+ * Returns 0, or -1 after denying the connection (fail closed).
+ */
+static int
+identify(struct conn *c)
+{
+	struct identity id;
+	struct werr err = { 0 };
+	int r;
+
+	free(c->in);
+	c->in = NULL;
+	memset(&id, 0, sizeof(id));
+	r = attrib_lookup(c->px->attrib, (struct sockaddr *)&c->peer,
+	    (struct sockaddr *)&c->local, &id, &err);
+	take_identity(c, &id);
+	if (r < 0) {
+		char why[600];
+		snprintf(why, sizeof(why), "%s", err.msg[0] ? err.msg : id.why[0] ? id.why :
+		    "connecting process could not be identified");
+		identity_free(&id);
+		px_deny(c, why);
+		return -1;
+	}
+	identity_free(&id);
+	return 0;
+}
+
 static void on_resolved(struct resolve_req *rq);
 static void proceed(struct conn *c, struct netdecision *d);
 
@@ -485,27 +580,11 @@ static void
 decide(struct conn *c)
 {
 	struct proxy *px = c->px;
-	struct identity id;
 	struct netdecision d;
-	struct werr err = { 0 };
 	const char *prob;
-	int r;
 
-	free(c->in);
-	c->in = NULL;
-	memset(&id, 0, sizeof(id));
-	r = attrib_lookup(px->attrib, (struct sockaddr *)&c->peer, (struct sockaddr *)&c->local,
-	    &id, &err);
-	take_identity(c, &id);
-	if (r < 0) {
-		char why[600];
-		snprintf(why, sizeof(why), "%s", err.msg[0] ? err.msg : id.why[0] ? id.why :
-		    "connecting process could not be identified");
-		identity_free(&id);
-		px_deny(c, why);
+	if (identify(c) < 0)
 		return;
-	}
-	identity_free(&id);
 	if ((prob = dest_normalize(c->host, c->port, &c->dst))) {
 		char why[400];
 		snprintf(why, sizeof(why), "invalid destination '%s': %s", c->host, prob);
@@ -575,32 +654,14 @@ proceed(struct conn *c, struct netdecision *dp)
 	}
 	/* Where it resolves: an IP literal, a pinned name, or the host's resolver. */
 	c->deadline = now_ns() + px->connect_ns;
-	if (c->dst.is_ip || px_pinned(px, c->dst.host)) {
-		struct addrinfo *ai = xcalloc(1, sizeof(*ai) + sizeof(struct sockaddr_storage));
-		struct sockaddr_storage *ss = (struct sockaddr_storage *)(ai + 1);
-		const struct add_host *h = c->dst.is_ip ? NULL : px_pinned(px, c->dst.host);
+	{
+		struct addrinfo *ai = px_literal_ai(px, c->dst.host);
 
-		if (h) {
-			memcpy(ss, &h->addr, h->addrlen);
-			ai->ai_addrlen = h->addrlen;
-		} else if (c->dst.family == AF_INET) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-			s4->sin_family = AF_INET;
-			memcpy(&s4->sin_addr, c->dst.addr, 4);
-			ai->ai_addrlen = sizeof(*s4);
-		} else {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-			s6->sin6_family = AF_INET6;
-			memcpy(&s6->sin6_addr, c->dst.addr, 16);
-			ai->ai_addrlen = sizeof(*s6);
+		if (ai) {
+			c->ai = c->ai_next = ai;
+			start_connect(c);
+			return;
 		}
-		ai->ai_family = ss->ss_family;
-		ai->ai_addr = (struct sockaddr *)ss;
-		/* Marked as ours (not getaddrinfo's) by ai_flags. */
-		ai->ai_flags = -1;
-		c->ai = c->ai_next = ai;
-		start_connect(c);
-		return;
 	}
 	c->rq = xcalloc(1, sizeof(*c->rq));
 	snprintf(c->rq->host, sizeof(c->rq->host), "%s", c->dst.host);
@@ -614,10 +675,7 @@ proceed(struct conn *c, struct netdecision *dp)
 static void
 free_ai(struct conn *c)
 {
-	if (c->ai && c->ai->ai_flags == -1)
-		free(c->ai);
-	else if (c->ai)
-		freeaddrinfo(c->ai);
+	px_free_ai(c->ai);
 	c->ai = c->ai_next = NULL;
 }
 
@@ -667,17 +725,7 @@ start_connect(struct conn *c)
 			refused = prob;
 			continue;
 		}
-		memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
-		c->addrlen = ai->ai_addrlen;
-		if (ai->ai_family == AF_INET) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&c->addr;
-			s4->sin_port = htons(c->port);
-			inet_ntop(AF_INET, &s4->sin_addr, c->addrtxt, sizeof(c->addrtxt));
-		} else {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->addr;
-			s6->sin6_port = htons(c->port);
-			inet_ntop(AF_INET6, &s6->sin6_addr, c->addrtxt, sizeof(c->addrtxt));
-		}
+		px_set_addr(c, ai, c->port);
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
@@ -782,30 +830,12 @@ connected(struct conn *c)
 static void
 infer_begin(struct conn *c)
 {
-	struct proxy *px = c->px;
-	struct identity id;
-	struct werr err = { 0 };
-	int r;
-
-	free(c->in);
-	c->in = NULL;
 	c->kind = K_INFER;
 	snprintf(c->host, sizeof(c->host), "%s", INFER_HOST);
 	c->port = 80;
 	dest_normalize(c->host, c->port, &c->dst);
-	memset(&id, 0, sizeof(id));
-	r = attrib_lookup(px->attrib, (struct sockaddr *)&c->peer, (struct sockaddr *)&c->local,
-	    &id, &err);
-	take_identity(c, &id);
-	if (r < 0) {
-		char why[600];
-		snprintf(why, sizeof(why), "%s", err.msg[0] ? err.msg : id.why[0] ? id.why :
-		    "connecting process could not be identified");
-		identity_free(&id);
-		px_deny(c, why);
+	if (identify(c) < 0)
 		return;
-	}
-	identity_free(&id);
 	c->deadline = 0;
 	c->last_active = now_ns();
 	l7_start(c);

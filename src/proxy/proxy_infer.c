@@ -84,7 +84,6 @@ struct infer {
 	/* Connecting to the provider. */
 	struct resolve_req *rq;
 	struct addrinfo *ai, *ai_next;
-	bool ai_ours;
 	bool connecting;
 	/* The response. */
 	struct restorer *restorer;
@@ -108,12 +107,8 @@ provider_named(const struct proxy *px, const char *name)
 static void
 free_ai(struct infer *g)
 {
-	if (g->ai && g->ai_ours)
-		free(g->ai);
-	else if (g->ai)
-		freeaddrinfo(g->ai);
+	px_free_ai(g->ai);
 	g->ai = g->ai_next = NULL;
-	g->ai_ours = false;
 }
 
 static void
@@ -652,7 +647,6 @@ on_resolved(struct resolve_req *rq)
 		return;
 	}
 	g->ai = g->ai_next = rq->res;
-	g->ai_ours = false;
 	rq->res = NULL;
 	resolve_req_free(rq);
 	connect_next(c);
@@ -672,17 +666,7 @@ connect_next(struct conn *c)
 
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
-		memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
-		c->addrlen = ai->ai_addrlen;
-		if (ai->ai_family == AF_INET) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&c->addr;
-			s4->sin_port = htons(p->port);
-			inet_ntop(AF_INET, &s4->sin_addr, c->addrtxt, sizeof(c->addrtxt));
-		} else {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->addr;
-			s6->sin6_port = htons(p->port);
-			inet_ntop(AF_INET6, &s6->sin6_addr, c->addrtxt, sizeof(c->addrtxt));
-		}
+		px_set_addr(c, ai, p->port);
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
@@ -747,38 +731,9 @@ send_to(struct conn *c, const struct infer_provider *p)
 	x->rq = RQ_GCONNECT;
 	x->deadline = now_ns() + px->connect_ns;
 	/* Where the provider is: an IP literal, a pinned name, or the host's resolver. */
-	{
-		struct in6_addr a6;
-		struct in_addr a4;
-		const struct add_host *h = px_pinned(px, p->host);
-		struct addrinfo *ai;
-		struct sockaddr_storage *ss;
-
-		if (h || inet_pton(AF_INET, p->host, &a4) == 1 ||
-		    inet_pton(AF_INET6, p->host, &a6) == 1) {
-			ai = xcalloc(1, sizeof(*ai) + sizeof(struct sockaddr_storage));
-			ss = (struct sockaddr_storage *)(ai + 1);
-			if (h) {
-				memcpy(ss, &h->addr, h->addrlen);
-				ai->ai_addrlen = h->addrlen;
-			} else if (inet_pton(AF_INET, p->host, &a4) == 1) {
-				struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-				s4->sin_family = AF_INET;
-				s4->sin_addr = a4;
-				ai->ai_addrlen = sizeof(*s4);
-			} else {
-				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-				s6->sin6_family = AF_INET6;
-				s6->sin6_addr = a6;
-				ai->ai_addrlen = sizeof(*s6);
-			}
-			ai->ai_family = ss->ss_family;
-			ai->ai_addr = (struct sockaddr *)ss;
-			g->ai = g->ai_next = ai;
-			g->ai_ours = true;
-			connect_next(c);
-			return;
-		}
+	if ((g->ai = g->ai_next = px_literal_ai(px, p->host))) {
+		connect_next(c);
+		return;
 	}
 	g->rq = xcalloc(1, sizeof(*g->rq));
 	snprintf(g->rq->host, sizeof(g->rq->host), "%s", p->host);

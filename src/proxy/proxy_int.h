@@ -168,6 +168,11 @@ void px_watch(struct proxy *px, struct ev_io *io, int fd, uint32_t events, bool 
 void px_conn_close(struct conn *c);
 /* An --add-host pin for name, or NULL. */
 const struct add_host *px_pinned(const struct proxy *px, const char *name);
+/* An IP literal or a pinned name as a one-entry addrinfo (free with px_free_ai), or NULL. */
+struct addrinfo *px_literal_ai(const struct proxy *px, const char *host);
+void px_free_ai(struct addrinfo *ai);	/* ours or getaddrinfo's */
+/* c->addr, c->addrlen and c->addrtxt from ai, with port. */
+void px_set_addr(struct conn *c, const struct addrinfo *ai, uint16_t port);
 /* The JSON members every denial carries (rule, binary, pid, host, port, revision, hash, hint). */
 void px_deny_json(const struct conn *c, struct sbuf *j, const char *error, const char *reason);
 
