@@ -98,7 +98,11 @@ proxy_tuning(struct proxy_config *c)
 /*
  * A trail kept elsewhere (--audit-log, audit.path) is linked from the
  * default location, so `warden logs NAME` finds it after the sandbox has
- * gone.  A real trail already there is left alone: it is evidence.
+ * gone.  A real trail already there is left alone: it is evidence.  A
+ * link an earlier sandbox of the same name left is only a pointer (its
+ * trail is where it points): a sandbox whose trail is the default
+ * location replaces it with the trail itself, which would otherwise fail
+ * to open (the trail is never opened through a symbolic link).
  */
 static void
 link_trail(const char *dir, const char *name, const char *path)
@@ -109,8 +113,11 @@ link_trail(const char *dir, const char *name, const char *path)
 
 	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
 	snprintf(def, sizeof(def), "%s/audit.jsonl", sub);
-	if (strcmp(def, path) == 0)
+	if (strcmp(def, path) == 0) {
+		if (lstat(def, &st) == 0 && S_ISLNK(st.st_mode))
+			unlink(def);
 		return;
+	}
 	if (lstat(def, &st) == 0 && !S_ISLNK(st.st_mode))
 		return;
 	if (mkdir_p(sub, 0700, &e) < 0)

@@ -243,13 +243,25 @@ state_list(struct strv *names, struct werr *err)
 void
 state_remove(const char *dir, int lock_fd)
 {
-	static const char *const files[] = { "state", "policy.yaml", "lock" };
+	/*
+	 * Everything a sandbox writes there: its state, the files handed to
+	 * init (hosts, the CA bundle), the placeholders warden exec reads,
+	 * and the /etc/warden view (public/, with the temporary names of an
+	 * interrupted rewrite).  The lock goes last.
+	 */
+	static const char *const files[] = {
+		"state", "policy.yaml", "hosts", "ca-bundle.pem", "placeholders",
+		"public/policy.yaml", "public/AGENTS.md", "public/.policy.yaml.tmp",
+		"public/.AGENTS.md.tmp", "lock",
+	};
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/public", dir);
+	rmdir(path);
 	rmdir(dir);
 	if (lock_fd >= 0)
 		close(lock_fd);
