@@ -374,6 +374,17 @@ infer_request(struct conn *c, const struct http_request *req, size_t head_len,
 	}
 	if (req->connection_close)
 		x->close_after = true;
+	/*
+	 * A client that asked to be told to send its body (curl does for
+	 * bodies over 1 KiB) would otherwise wait a second for an answer no
+	 * provider gives: the request has not been sent anywhere yet.
+	 */
+	{
+		const struct http_header *e = http_find_header(req, "expect");
+		if (e && e->value_len == 12 && strncasecmp(e->value, "100-continue", 12) == 0 &&
+		    req->body != HTTP_BODY_NONE)
+			l7_out_add(&x->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	}
 	/* One byte over the limit is how an oversize chunked body shows. */
 	sbuf_init(&g->body, (size_t)inf->max_body + 1);
 	http_body_init(&x->reqbody, req);

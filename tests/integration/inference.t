@@ -158,6 +158,11 @@ json.dump({"model": sys.argv[1], "max_tokens": 16, "messages": [{"role": "user",
     "content": "ref=big " + "lorem ipsum dolor sit amet " * 4000}]}, open(sys.argv[2], "w"))' \
 	"$CL" "$WORKDIR/big.json"
 chmod 644 "$WORKDIR/big.json"
+# Over 1 KiB: curl then sends "Expect: 100-continue" and waits for an answer before the body.
+"$PYTHON" -c 'import json, sys; print(json.dumps({"model": sys.argv[1], "max_tokens": 16,
+    "messages": [{"role": "user", "content": (sys.argv[2] + " ") * 80 + "ref=expect"}]}))' \
+	"$CL" "$HARMLESS" >"$WORKDIR/expect.json"
+chmod 644 "$WORKDIR/expect.json"
 
 # ---- policies ----------------------------------------------------------------------------------------
 
@@ -622,6 +627,7 @@ _call "env -u HTTP_PROXY -u http_proxy -u ALL_PROXY -u all_proxy python3 client.
 P o.py.a anthropic --body-file big.json
 P x.py.a anthropic --model "$GPT" --prompt "$HARMLESS ref=x.py.a"
 BATCH+=("curl -sS -x http://127.0.0.1:3128 -D curl.hdr -o curl.body -w '%{http_code}' -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' --data-binary '{\"model\":\"$CL\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"$HARMLESS ref=curl\"}]}' http://inference.local/v1/messages >curl.code")
+BATCH+=("curl -sS -o /dev/null -w '%{http_code} %{time_total}' -H 'content-type: application/json' --data-binary @expect.json http://inference.local/v1/messages >curl.expect")
 POLICY=$POL_MAIN
 rm -f "$WORKDIR"/curl.*
 run_batch
@@ -641,6 +647,9 @@ is "$(jf "${R[x.py.a]-}" ok status error.error)" "false|403|inference_denied" \
 is "$(cat "$WORKDIR/curl.code" 2>/dev/null)|$(jf "$(cat "$WORKDIR/curl.body" 2>/dev/null)" content.0.text)" \
 	"200|echo[cheap]: $HARMLESS ref=curl" "curl -x (forward proxy) to http://inference.local/v1/messages: answered by cheap"
 hdr_of() { tr -d '\r' <"$WORKDIR/curl.hdr" 2>/dev/null | sed -n "s/^$1: //Ip"; }
+read -r expect_code expect_s <"$WORKDIR/curl.expect" 2>/dev/null
+is "${expect_code:-}|$("$PYTHON" -c 'import sys; print(float(sys.argv[1] or 9) < 0.9)' "${expect_s:-}")" "200|True" \
+	"curl's Expect: 100-continue gets its answer from the router at once (${expect_s:-?} s, not curl's 1 s wait)"
 is "$(hdr_of x-warden-provider)" cheap "... with x-warden-provider: cheap"
 is "$(hdr_of x-warden-tier)" public "... and x-warden-tier: public"
 is "$(upstream_rec "$CHEAP_LOG" curl "r['headers'].get('x-api-key')")" "[\"$CHEAP_KEY\"]" "... and cheap got its credential"
