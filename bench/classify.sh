@@ -40,6 +40,8 @@ readonly ROOT
 readonly BENCH_DIR="$ROOT/build/bench"
 readonly DOC="$ROOT/docs/benchmarks.md"
 readonly SECTION="Built-in classifier"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 DRIVER="${CLASSIFY_BENCH:-build/classify_bench}"
 readonly ROUNDS="${BENCH_ROUNDS:-3}"
@@ -56,31 +58,7 @@ LAT=""          # one "p50 p90 p99 p999 max bytes" line per round
 BASE_GREP="" BASE_OURS=""
 PIN=()
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
-abspath() {
-    case "$1" in
-        /*) printf '%s\n' "$1" ;;
-        *) printf '%s\n' "$ROOT/$1" ;;
-    esac
-}
-
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
-        if (NR == 0) exit 1
-        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-thousands() { awk -v n="$1" 'BEGIN {
-    s = sprintf("%.0f", n); out = ""
-    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
-    print s out }'; }
-
 now_ns() { date +%s%N; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---------------------------------------------------------------------------
 # Measuring
@@ -149,29 +127,20 @@ lat_col() { awk -v c="$1" 'NF {print $c}' <<<"$LAT" | sort -g | awk '{v[NR] = $1
 # ---------------------------------------------------------------------------
 
 machine_info() {
-    local cpu distro mem virt
-    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
-    # shellcheck disable=SC1091
-    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
-    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    virt="$(systemd-detect-virt 2>/dev/null || true)"
-    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
-    printf -- '- CPU: %s, nproc %s, RAM %s%s; SIMD: %s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
-        "${virt:+, virtualisation: $virt}" \
-        "$(grep -o -w -E 'avx512bw|avx2|sse4_2' /proc/cpuinfo | sort -u | paste -sd' ' -)"
-    printf -- '- Load average (1, 5, 15 min): %s before, %s after\n' "$LOAD_BEFORE" "$LOAD_AFTER"
+    machine_lines "SIMD: $(grep -o -w -E 'avx512bw|avx2|sse4_2' /proc/cpuinfo | sort -u | paste -sd' ' -)"
+    load_line
     printf -- '- Pinned: %s\n' "$( ((${#PIN[@]})) && echo "${PIN[*]}" || echo "no (taskset missing or one CPU)")"
     printf -- '- Vectorscan: %s; grep: %s\n' \
         "$(dpkg-query -W -f '${Version}' libvectorscan-dev 2>/dev/null || echo unknown)" \
         "$(grep --version | head -1)"
-    printf -- '- Source: %s (%s)\n' "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")" \
+    printf -- '- Source: %s (%s)\n' "$(source_rev)" \
         "$([[ "$DRIVER" == "$ROOT/build/classify_bench" ]] && echo "build/, meson release build" || echo "CLASSIFY_BENCH=${DRIVER//"$ROOT"/<repo>}, NOT build/")"
 }
 
 verdicts() {
     local prose p50
     # shellcheck disable=SC2086
-    prose="$(median ${MBPS[prose]})"
+    prose="$(median_mid %.2f ${MBPS[prose]})"
     p50="$(lat_col 1)"
     if awk -v m="$prose" -v t="$TARGET_PROSE" 'BEGIN {exit !(m >= t)}'; then
         printf -- '- **PASS** — prose: %s MB/s per core, wall clock (target >= %s MB/s; %sx)\n' \
@@ -190,9 +159,9 @@ verdicts() {
 render_section() {
     local kind d="${DRIVER//"$ROOT"/<repo>}" grep_m ours_m
     # shellcheck disable=SC2086
-    grep_m="$(median $BASE_GREP)"
+    grep_m="$(median_mid %.2f $BASE_GREP)"
     # shellcheck disable=SC2086
-    ours_m="$(median $BASE_OURS)"
+    ours_m="$(median_mid %.2f $BASE_OURS)"
     cat <<EOF
 ## ${SECTION}
 
@@ -220,8 +189,8 @@ $(verdicts)
 $(for kind in prose json pii; do
     # shellcheck disable=SC2086
     printf '| %s | %s | %s | %s | %s | %s |\n' "${LABEL[$kind]}" "$(thousands "${BYTES[$kind]}")" \
-        "$(thousands "$(median ${MBPS[$kind]})")" "$(thousands "$(median ${CPU[$kind]})")" \
-        "$(thousands "$(median ${WALK[$kind]})")" "${FIND[$kind]}"
+        "$(thousands "$(median_mid %.2f ${MBPS[$kind]})")" "$(thousands "$(median_mid %.2f ${CPU[$kind]})")" \
+        "$(thousands "$(median_mid %.2f ${WALK[$kind]})")" "${FIND[$kind]}"
 done)
 
 The walker costs nothing on prose (a body that does not start like JSON is
@@ -254,27 +223,6 @@ ${PIN[*]:+${PIN[*]} }${d} throughput prose ${BASE_MIB} ${SECS}
 EOF
 }
 
-# Replace this script's section of docs/benchmarks.md (up to the next
-# level-2 heading) with the file $1; append it if there is none.
-update_doc() {
-    local section="$1" tmp
-    tmp="$(mktemp)"
-    awk -v secfile="$section" -v head="## $SECTION" '
-        function emit(  line) {
-            while ((getline line < secfile) > 0) print line
-            close(secfile)
-            done = 1
-        }
-        /^```/ { fence = !fence }
-        !fence && $0 == head { emit(); print ""; skip = 1; next }
-        skip && !fence && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; emit() } }
-    ' "$DOC" | cat -s >"$tmp"
-    cat "$tmp" >"$DOC"
-    rm -f "$tmp"
-}
-
 main() {
     cd "$ROOT"
     DRIVER="$(abspath "$DRIVER")"
@@ -295,7 +243,7 @@ main() {
     v="$(verdicts)"
     echo "$v"
     echo "Written: docs/benchmarks.md (## ${SECTION}), per-round output in build/bench/classify-rounds.out"
-    if grep -q '^- \*\*MISS' <<<"$v" && [[ -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]]; then
+    if grep -q '^- \*\*MISS' <<<"$v" && strict; then
         return 1
     fi
     return 0

@@ -31,6 +31,7 @@
 #include "../src/classify/classify.h"
 #include "../src/classify/jsonwalk.h"
 #include "../src/lib/util.h"
+#include "benchutil.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
@@ -180,15 +181,6 @@ rules_new(void)
 	return r;
 }
 
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* CPU time of this thread: what the work cost, whatever else the machine was doing. */
 static double
 cpu_seconds(void)
@@ -221,22 +213,22 @@ throughput(const char *kind, size_t mib, double secs)
 	nfind = res.nfindings;
 	tier = res.tier;
 	classify_result_free(&res);
-	t0 = seconds();
+	t0 = now_s();
 	c0 = cpu_seconds();
 	do {
 		classify_body(r, b.p, b.len, &res, &err);
 		classify_result_free(&res);
 		calls++;
-		t1 = seconds();
+		t1 = now_s();
 	} while (t1 - t0 < secs);
 	c1 = cpu_seconds();
 	{
-		double w0 = seconds(), w1;
+		double w0 = now_s(), w1;
 
 		do {
 			jwalk_run(w, b.p, b.len, &v);
 			wcalls++;
-			w1 = seconds();
+			w1 = now_s();
 		} while (w1 - w0 < secs / 4);
 		printf("kind=%s bytes=%zu calls=%zu seconds=%.3f mbps=%.1f cpu_mbps=%.1f findings=%zu "
 		    "tier=%s walk_mbps=%.1f json=%d\n", kind, b.len, calls, t1 - t0,
