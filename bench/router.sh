@@ -73,6 +73,8 @@ readonly ROOT
 readonly BENCH_DIR="$ROOT/build/bench"
 readonly DOC="$ROOT/docs/benchmarks.md"
 readonly SECTION="Privacy router"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 WARDEN="${WARDEN:-build/warden}"
 readonly N="${BENCH_ROUTER_N:-2000}"
@@ -109,99 +111,11 @@ declare -A CPU_SUP=() CPU_CLS=() ROUND_P50=() ROUTE=() RPS=()
 PROFILE_NOTE="" PROFILE_CPU=""
 SB_ARGV=()
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
-abspath() {
-    case "$1" in
-        /*) printf '%s\n' "$1" ;;
-        */*) printf '%s\n' "$ROOT/$1" ;;
-        *) command -v "$1" || printf '%s\n' "$ROOT/$1" ;;
-    esac
-}
-
-# Quote an argv as one copy-pastable shell string.
-quote_words() {
-    local w words=()
-    for w in "$@"; do
-        if [[ "$w" =~ ^[A-Za-z0-9_./=:,@+%-]+$ ]]; then
-            words+=("$w")
-        else
-            words+=("'${w//\'/\'\"\'\"\'}'")
-        fi
-    done
-    printf '%s' "${words[*]}"
-}
-
-# The same, with the repository and scratch paths abbreviated, for the report.
-show_cmd() {
-    local s
-    s="$(quote_words "$@")"
-    s="${s//"$SCRATCH"/<tmp>}"
-    printf '%s' "${s//"$ROOT"/<repo>}"
-}
-
-one_line() {
-    tr '\n|' ' /' | sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | cut -c1-400
-}
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# Where warden keeps a sandbox's audit trail by default: with --audit-log
-# elsewhere it links the trail from there (see `warden run --help`).
-default_trail_dir() {
-    if (( EUID == 0 )); then
-        printf '/var/lib/warden/%s' "$1"
-    else
-        printf '%s/warden/%s' "${XDG_STATE_HOME:-$HOME/.local/state}" "$1"
-    fi
-}
-
 cleanup() {
-    local n d
-    for n in "${SANDBOXES[@]}"; do
-        "$WARDEN" stop -t 1 "$n" >/dev/null 2>&1 || true
-        # Only the link to our own trail, and the directory if that was all.
-        d="$(default_trail_dir "$n")"
-        if [[ -L "$d/audit.jsonl" ]]; then
-            rm -f "$d/audit.jsonl"
-            rmdir "$d" 2>/dev/null || true
-        fi
-    done
+    stop_sandboxes
     if [[ -n "$UP_PID" ]]; then kill "$UP_PID" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     if [[ -n "$SCRATCH" ]]; then rm -rf "$SCRATCH"; fi
-}
-
-# kv FILE MODE KEY: the value of KEY on the "MODE key=value ..." line of FILE.
-kv() {
-    [[ -f "$1" ]] || return 0
-    awk -v m="$2" -v k="$3" '$1 == m {
-        for (i = 2; i <= NF; i++) {
-            eq = index($i, "=")
-            if (substr($i, 1, eq - 1) == k) { print substr($i, eq + 1); exit }
-        }
-    }' "$1"
-}
-
-# Arithmetic on decimal strings; "n/a" in, "n/a" out.
-calc() {
-    awk -v a="$1" -v b="$2" -v op="$3" -v fmt="${4:-%.1f}" 'BEGIN {
-        if (a == "" || b == "" || a == "n/a" || b == "n/a") { print "n/a"; exit }
-        if (op == "-") v = a - b
-        else if (op == "/") { if (b == 0) { print "n/a"; exit } v = a / b }
-        printf fmt "\n", v
-    }'
-}
-
-# le A B: A <= B (decimal strings).
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && b != "n/a" && a + 0 <= b + 0) }'; }
-
-# Median of the numbers given as arguments, or n/a.
-median() {
-    [[ $# -gt 0 ]] || { echo n/a; return; }
-    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
-        if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # The median of the numbers on stdin (separated by commas or white space), or n/a.
@@ -226,10 +140,8 @@ pct() {
 build_tools() {
     RL="$SCRATCH/routerload"
     UP="$SCRATCH/upstream"
-    cc -O2 -static -std=gnu11 -pthread -o "$RL" "$ROOT/bench/routerload.c" 2>"$SCRATCH/cc.log" ||
-        die "cannot build bench/routerload.c statically (is libc6-dev installed?): $(one_line <"$SCRATCH/cc.log")"
-    cc -O2 -static -std=gnu11 -o "$UP" "$ROOT/bench/upstream.c" 2>"$SCRATCH/cc.log" ||
-        die "cannot build bench/upstream.c statically: $(one_line <"$SCRATCH/cc.log")"
+    build_static routerload "is libc6-dev installed?" -pthread
+    build_static upstream "is libc6-dev installed?"
 }
 
 # The built-in classifier, where warden looks for it first (next to
@@ -291,14 +203,6 @@ a title for each section. "
             die "the request body is not valid JSON"
     fi
     cp "$BODY" "$BENCH_DIR/router-body.json"
-}
-
-system_ro() {
-    local d out=
-    for d in /usr /bin /sbin /lib /lib64 /etc; do
-        [[ -e $d ]] && out+="${out:+, }$d"
-    done
-    printf '%s' "$out"
 }
 
 # The workdir holds the client and the body. One provider, `bench`, may
@@ -375,12 +279,6 @@ sandbox_argv() {
     SANDBOXES+=("$name")
 }
 
-# CPU time in ns the process PID has used so far: the sum over its threads
-# (/proc/PID/task/*/schedstat, nanosecond resolution).
-cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
-
 # The children of PID: /proc's list where the kernel keeps one, else ps.
 children() {
     if [[ -r /proc/"$1"/task/"$1"/children ]]; then
@@ -406,17 +304,6 @@ sidecars_cpu_ns() {
         t=$(( t + $(cpu_ns "$p") ))
     done
     printf '%s' "$t"
-}
-
-# wait_for FILE PID SECONDS: until FILE exists; false if PID ended or time ran out.
-wait_for() {
-    local i
-    for ((i = 0; i < $3 * 200; i++)); do
-        [[ -e "$1" ]] && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.005
-    done
-    return 1
 }
 
 # latency_sandboxed ROW ROUND OUT ERR AUDIT: the latency run of a warden
@@ -471,14 +358,6 @@ count_routes() {
             grep -c '"provider":"bench"' || true)"
     fi
     printf '%s %s' "${ok:-0}" "$(( ${all:-0} - ${ok:-0} ))"
-}
-
-# The reasons of the router's refusals in a trail, shortened, for the notes.
-audit_failures() {
-    [[ -s "$1" ]] || return 0
-    { grep -E '"decision":"(deny|error)"' "$1" || true; } | sed -n \
-        's/.*"event":"\([^"]*\)".*"decision":"\([^"]*\)".*"reason":"\(\([^"\\]\|\\.\)*\)".*/\1 \2: \3;/p' |
-        sort -u | head -n 3
 }
 
 # run_once ROW ROUND: one latency run; samples go to
@@ -668,29 +547,14 @@ PROFILE_ROWS=()
 # ---------------------------------------------------------------------------
 
 machine_info() {
-    local cpu distro mem virt
-    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
-    # shellcheck disable=SC1091
-    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
-    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    virt="$(systemd-detect-virt 2>/dev/null || true)"
-    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
-    printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
-        "${virt:+, virtualisation: $virt}"
-    printf -- '- Load average (1, 5, 15 min): %s at the start, %s after the timed runs\n' \
-        "$LOAD_BEFORE" "$LOAD_AFTER"
-    printf -- '  (the benchmark itself keeps three or four processes busy)\n'
-    printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0; the agent and the classifiers as nobody)" || echo "unprivileged user (uid $EUID)")"
+    machine_lines
+    load_line "three or four"
+    ran_as_line "the agent and the classifiers as nobody"
 }
 
 tool_versions() {
-    local rev v
-    rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")"
-    if [[ "$WARDEN" == "$ROOT/build/warden" ]]; then
-        v="warden at $rev"
-    else
-        v="warden: WARDEN=${WARDEN//"$ROOT"/<repo>}, NOT build/warden (source at $rev)"
-    fi
+    local v
+    v="$(warden_version rev)"
     v+="; built-in classifier: $GUARD_KIND"
     if [[ -z "${NOTE[chain]:-}" ]]; then
         v+="; $("$PYTHON" --version 2>&1)"
@@ -941,31 +805,6 @@ EOF
     done
 }
 
-# Replace the section of docs/benchmarks.md (up to the next level-2 heading)
-# with $1, leaving everything else alone; append it if there is none.
-update_doc() {
-    local section="$1" tmp
-    mkdir -p "$(dirname "$DOC")"
-    if [[ ! -f "$DOC" ]]; then
-        printf '# warden benchmarks\n\nMeasurements of warden against other sandboxes. Each section is regenerated\nby the script named in it.\n\n' >"$DOC"
-    fi
-    tmp="$(mktemp)"
-    awk -v secfile="$section" -v title="## $SECTION" '
-        function emit(  line) {
-            while ((getline line < secfile) > 0) print line
-            close(secfile)
-            done = 1
-        }
-        /^```/ { fence = !fence }
-        !fence && $0 == title { emit(); print ""; skip = 1; next }
-        skip && !fence && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; emit() } }
-    ' "$DOC" | cat -s >"$tmp"
-    cat "$tmp" >"$DOC"
-    rm -f "$tmp"
-}
-
 # ---------------------------------------------------------------------------
 
 main() {
@@ -1028,7 +867,7 @@ main() {
     if [[ "$VERDICT" == UNKNOWN || -n "${NOTE[direct]:-}${NOTE[warden]:-}" ]]; then
         return 1
     fi
-    if [[ "$VERDICT" == MISS && -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]]; then
+    if [[ "$VERDICT" == MISS ]] && strict; then
         return 1
     fi
     return 0
