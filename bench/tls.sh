@@ -73,6 +73,8 @@ readonly ROOT
 readonly BENCH_DIR="$ROOT/build/bench"
 readonly DOC="$ROOT/docs/benchmarks.md"
 readonly SECTION="L7 inspection (TLS termination)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 WARDEN="${WARDEN:-build/warden}"
 readonly N="${BENCH_TLS_N:-5000}"
@@ -110,111 +112,24 @@ declare -A NOTE=() CMDS=() POLICY=() STAT=() AUDIT_N=() SENT=() CPU=()
 SB_ARGV=()
 CHECK_DENY="" CHECK_DENY_OK=0
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
-abspath() {
-    case "$1" in
-        /*) printf '%s\n' "$1" ;;
-        */*) printf '%s\n' "$ROOT/$1" ;;
-        *) command -v "$1" || printf '%s\n' "$ROOT/$1" ;;
-    esac
-}
-
-# Quote an argv as one copy-pastable shell string.
-quote_words() {
-    local w words=()
-    for w in "$@"; do
-        if [[ "$w" =~ ^[A-Za-z0-9_./=:,@+%-]+$ ]]; then
-            words+=("$w")
-        else
-            words+=("'${w//\'/\'\"\'\"\'}'")
-        fi
-    done
-    printf '%s' "${words[*]}"
-}
-
-# The same, with the repository and scratch paths abbreviated, for the report.
-show_cmd() {
-    local s
-    s="$(quote_words "$@")"
-    s="${s//"$SCRATCH"/<tmp>}"
-    printf '%s' "${s//"$ROOT"/<repo>}"
-}
-
-one_line() {
-    tr '\n|' ' /' | sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | cut -c1-400
-}
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# Where warden keeps a sandbox's audit trail by default: with --audit-log
-# elsewhere it links the trail from there (see `warden run --help`).
-default_trail_dir() {
-    if (( EUID == 0 )); then
-        printf '/var/lib/warden/%s' "$1"
-    else
-        printf '%s/warden/%s' "${XDG_STATE_HOME:-$HOME/.local/state}" "$1"
-    fi
-}
-
 cleanup() {
-    local n d
-    for n in "${SANDBOXES[@]}"; do
-        "$WARDEN" stop -t 1 "$n" >/dev/null 2>&1 || true
-        # Only the link to our own trail, and the directory if that was all.
-        d="$(default_trail_dir "$n")"
-        if [[ -L "$d/audit.jsonl" ]]; then
-            rm -f "$d/audit.jsonl"
-            rmdir "$d" 2>/dev/null || true
-        fi
-    done
+    stop_sandboxes
     if [[ -n "$UP_PID" ]]; then kill "$UP_PID" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     if [[ -n "$SCRATCH" ]]; then rm -rf "$SCRATCH"; fi
 }
 
-# kv FILE MODE KEY: the value of KEY on the "MODE key=value ..." line of FILE.
-kv() {
-    [[ -f "$1" ]] || return 0
-    awk -v m="$2" -v k="$3" '$1 == m {
-        for (i = 2; i <= NF; i++) {
-            eq = index($i, "=")
-            if (substr($i, 1, eq - 1) == k) { print substr($i, eq + 1); exit }
-        }
-    }' "$1"
-}
-
-# Arithmetic on decimal strings; "n/a" in, "n/a" out.
-calc() {
-    awk -v a="$1" -v b="$2" -v op="$3" -v fmt="${4:-%.1f}" 'BEGIN {
-        if (a == "" || b == "" || a == "n/a" || b == "n/a") { print "n/a"; exit }
-        if (op == "-") v = a - b
-        else if (op == "/") { if (b == 0) { print "n/a"; exit } v = a / b }
-        printf fmt "\n", v
-    }'
-}
-
-# lt A B: A < B (decimal strings).
-lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && b != "n/a" && a + 0 < b + 0) }'; }
-
 # ---------------------------------------------------------------------------
 # Setting up
 # ---------------------------------------------------------------------------
 
-# Static, like bench/proxy.sh's tools. glibc's linker warnings about
-# dlopen/getaddrinfo in libcrypto.a are expected (neither is used: only
-# 127.0.0.1 is connected to, no engine is loaded) and are kept out of the
-# output unless the build fails.
+# Static, like bench/proxy.sh's tools, against libssl.a (no engine is
+# loaded, so libcrypto's dlopen is never used).
 build_tools() {
-    local src
     TL="$SCRATCH/tlsload"
     TU="$SCRATCH/tlsupstream"
-    for src in tlsload tlsupstream; do
-        cc -O2 -static -std=gnu11 -o "$SCRATCH/$src" "$ROOT/bench/$src.c" \
-            -lssl -lcrypto -lpthread >"$SCRATCH/cc-$src.log" 2>&1 ||
-            die "cannot build bench/$src.c statically against OpenSSL (are libc6-dev and libssl-dev installed?): $(grep -v 'statically linked applications requires' "$SCRATCH/cc-$src.log" | one_line)"
-    done
+    build_static tlsload "are libc6-dev and libssl-dev installed?" -lssl -lcrypto -lpthread
+    build_static tlsupstream "are libc6-dev and libssl-dev installed?" -lssl -lcrypto -lpthread
 }
 
 # A P-256 CA and a leaf for bench.test signed by it: the upstream serves the
@@ -251,14 +166,6 @@ start_upstream() {
     done
     [[ -s "$SCRATCH/ports" ]] || die "the TLS upstream did not start: $(one_line <"$BENCH_DIR/tls-upstream.log")"
     PORT="$(awk '$1 == "tls" {print $2}' "$SCRATCH/ports")"
-}
-
-system_ro() {
-    local d out=
-    for d in /usr /bin /sbin /lib /lib64 /etc; do
-        [[ -e $d ]] && out+="${out:+, }$d"
-    done
-    printf '%s' "$out"
 }
 
 # The endpoint line of each sandboxed row's policy.
@@ -353,24 +260,6 @@ in_sandbox() {
     return "$rc"
 }
 
-# CPU time in ns the process PID has used so far: the sum over its threads
-# (/proc/PID/task/*/schedstat, nanosecond resolution, unlike the clock ticks
-# of /proc/PID/stat).
-cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
-}
-
-# wait_for FILE PID SECONDS: until FILE exists; false if PID ended or time ran out.
-wait_for() {
-    local i
-    for ((i = 0; i < $3 * 200; i++)); do
-        [[ -e "$1" ]] && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.005
-    done
-    return 1
-}
-
 # keepalive_sandboxed ROW ROUND NK OUT ERR AUDIT: the keep-alive run of a
 # warden row, with the supervisor's CPU time read just before the first and
 # just after the last counted request (the client waits for us through
@@ -406,15 +295,6 @@ keepalive_sandboxed() {
     fi
     wait "$wpid" || rc=$?
     return "$rc"
-}
-
-# The audit records of a trail that say why a request or handshake failed,
-# one per line, shortened: for the notes when an inspected row fails.
-audit_failures() {
-    [[ -s "$1" ]] || return 0
-    { grep -E '"decision":"(deny|error)"' "$1" || true; } | sed -n \
-        's/.*"event":"\([^"]*\)".*"decision":"\([^"]*\)".*"reason":"\(\([^"\\]\|\\.\)*\)".*/\1 \2: \3;/p' |
-        sort -u | head -n 3
 }
 
 # The http.request records in a trail (0 when there is none).
@@ -549,29 +429,14 @@ check_deny() {
 # ---------------------------------------------------------------------------
 
 machine_info() {
-    local cpu distro mem virt
-    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
-    # shellcheck disable=SC1091
-    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
-    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    virt="$(systemd-detect-virt 2>/dev/null || true)"
-    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
-    printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
-        "${virt:+, virtualisation: $virt}"
-    printf -- '- Load average (1, 5, 15 min): %s at the start, %s after the timed runs\n' \
-        "$LOAD_BEFORE" "$LOAD_AFTER"
-    printf -- '  (the benchmark itself keeps two or three processes busy)\n'
-    printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0; the agent as nobody)" || echo "unprivileged user (uid $EUID)")"
+    machine_lines
+    load_line "two or three"
+    ran_as_line "the agent as nobody"
 }
 
 tool_versions() {
-    local rev v
-    rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")"
-    if [[ "$WARDEN" == "$ROOT/build/warden" ]]; then
-        v="warden at $rev"
-    else
-        v="warden: WARDEN=${WARDEN//"$ROOT"/<repo>}, NOT build/warden (source at $rev)"
-    fi
+    local v
+    v="$(warden_version rev)"
     v+="; $(openssl version 2>/dev/null || echo 'openssl ?')"
     v+="; client and upstream: bench/tlsload.c, bench/tlsupstream.c ($(cc --version | head -n1), -O2 -static, libssl.a)"
     printf -- '- Versions: %s\n' "$v"
@@ -592,13 +457,6 @@ base_label() {
         tunnel) printf 'plain tunnel' ;;
         *) printf '—' ;;
     esac
-}
-
-# Median of the numbers given as arguments, or n/a.
-median() {
-    [[ $# -gt 0 ]] || { echo n/a; return; }
-    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
-        if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # The supervisor's CPU µs per kept-alive request (median of the rounds), or "—".
@@ -855,31 +713,6 @@ EOF
     done
 }
 
-# Replace the section of docs/benchmarks.md (up to the next level-2 heading)
-# with $1, leaving everything else alone; append it if there is none.
-update_doc() {
-    local section="$1" tmp
-    mkdir -p "$(dirname "$DOC")"
-    if [[ ! -f "$DOC" ]]; then
-        printf '# warden benchmarks\n\nMeasurements of warden against other sandboxes. Each section is regenerated\nby the script named in it.\n\n' >"$DOC"
-    fi
-    tmp="$(mktemp)"
-    awk -v secfile="$section" -v title="## $SECTION" '
-        function emit(  line) {
-            while ((getline line < secfile) > 0) print line
-            close(secfile)
-            done = 1
-        }
-        /^```/ { fence = !fence }
-        !fence && $0 == title { emit(); print ""; skip = 1; next }
-        skip && !fence && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; emit() } }
-    ' "$DOC" | cat -s >"$tmp"
-    cat "$tmp" >"$DOC"
-    rm -f "$tmp"
-}
-
 # ---------------------------------------------------------------------------
 
 main() {
@@ -942,7 +775,7 @@ main() {
     if [[ "${V[inspect]}${V[rules]}" == *UNKNOWN* || -n "${NOTE[direct]:-}${NOTE[tunnel]:-}" ]]; then
         return 1
     fi
-    if [[ "${V[inspect]}${V[rules]}" == *MISS* && -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]]; then
+    if [[ "${V[inspect]}${V[rules]}" == *MISS* ]] && strict; then
         return 1
     fi
     return 0

@@ -77,6 +77,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#define BENCH_PROG "tlsload"
+#include "benchutil.h"
+
 #define IO_TIMEOUT_S 15		/* one blocking step (connect, a reply) */
 #define HEAD_MAX 8192		/* a proxy's or the server's reply head */
 #define BODY_MAX 65536		/* a response body (a denial's JSON, or "ok") */
@@ -103,22 +106,6 @@ struct conn {
 static SSL_CTX *ctx;
 static bool quickack;		/* connect-quickack */
 
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void __attribute__((noreturn))
-die(const char *what)
-{
-	fprintf(stderr, "tlsload: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* The reason of the last TLS failure (OpenSSL's error queue, emptied). */
 static const char *
 ssl_reason(void)
@@ -142,39 +129,6 @@ usage(void)
 	    "PROXY: direct | 127.0.0.1:PORT   TARGET: NAME:PORT   PATH: /...\n",
 	    stderr);
 	exit(2);
-}
-
-/* A decimal number in [min, max], or exit with a message naming it. */
-static unsigned long long
-number(const char *s, const char *what, unsigned long long min, unsigned long long max)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "tlsload: %s must be a number from %llu to %llu, not '%s'\n",
-		    what, min, max, s);
-		exit(2);
-	}
-	return v;
-}
-
-/* "127.0.0.1:PORT" -> addr; anything but 127.0.0.1 is refused. */
-static void
-loopback_addr(const char *s, struct sockaddr_in *sa)
-{
-	static const char prefix[] = "127.0.0.1:";
-
-	if (strncmp(s, prefix, sizeof(prefix) - 1) != 0) {
-		fprintf(stderr, "tlsload: '%s': only 127.0.0.1:PORT is accepted\n", s);
-		exit(2);
-	}
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa->sin_port = htons((uint16_t)number(s + sizeof(prefix) - 1, "port", 1, 65535));
 }
 
 static void
@@ -233,24 +187,6 @@ make_ctx(const char *cafile)
 	SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
 	/* Every connection is a full handshake: no session is kept to resume. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-}
-
-static bool
-send_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return true;
 }
 
 /* Blocking socket with send and receive timeouts: a silent peer fails the step. */
@@ -483,54 +419,6 @@ conn_request(struct conn *c, const struct target *t, bool close_after)
 	memmove(c->buf, c->buf + total, c->len - total);
 	c->len -= total;
 	return true;
-}
-
-/* ---- statistics ------------------------------------------------------- */
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double
-pct(const double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	k = (size_t)(p * (double)n);
-	if ((double)k < p * (double)n)
-		k++;
-	return v[k == 0 ? 0 : k - 1];
-}
-
-/* Sorts v in place: callers write their raw samples out first. */
-static void
-print_dist(const char *key, double *v, size_t n)
-{
-	double sum = 0;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	for (size_t i = 0; i < n; i++)
-		sum += v[i];
-	printf(" %s_p50=%.1f %s_p90=%.1f %s_p99=%.1f %s_max=%.1f %s_mean=%.1f", key,
-	    pct(v, n, 0.50), key, pct(v, n, 0.90), key, pct(v, n, 0.99), key,
-	    n ? v[n - 1] : 0.0, key, n ? sum / (double)n : 0.0);
-}
-
-static double *
-samples(size_t n)
-{
-	double *v = calloc(n ? n : 1, sizeof(*v));
-
-	if (!v)
-		die("calloc");
-	return v;
 }
 
 static FILE *
