@@ -57,6 +57,8 @@ readonly ROOT
 readonly BENCH_DIR="$ROOT/build/bench"
 readonly DOC="$ROOT/docs/benchmarks.md"
 readonly SECTION="Audit trail"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 WARDEN="${WARDEN:-build/warden}"
 AUDIT_BENCH="${AUDIT_BENCH:-build/audit_bench}"
@@ -85,39 +87,7 @@ declare -A TARGET=([batch]=$TARGET_APPEND [verify]=$TARGET_VERIFY)
 declare -A RATES=() RECS=() SECS=() CPU_US=() NOTE=() MEDIAN=()
 RECORD_BYTES=""
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
-abspath() {
-    case "$1" in
-        /*) printf '%s\n' "$1" ;;
-        *) printf '%s\n' "$ROOT/$1" ;;
-    esac
-}
-
-# One line, no table-breaking characters: used for failure reasons in the doc.
-one_line() {
-    tr '\n|' ' /' | sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | cut -c1-300
-}
-
 now_ns() { date +%s%N; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# key=value from audit_bench's output line.
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-
-# Median of the numbers given as arguments.
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
-        if (NR == 0) exit 1
-        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# 1234567 -> 1,234,567
-thousands() { awk -v n="$1" 'BEGIN {
-    s = sprintf("%.0f", n); out = ""
-    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
-    print s out }'; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 
@@ -130,7 +100,7 @@ append_round() {
     local row=$1 mode=$2 count=$3 secs=$4 out rc=0
     out="$(timeout "$STEP_TIMEOUT" "$AUDIT_BENCH" "$TRAIL_DIR" "$mode" "$count" "$secs" 2>&1)" || rc=$?
     if ((rc != 0)); then
-        NOTE[$row]="audit_bench failed (exit $rc): $(one_line <<<"$out")"
+        NOTE[$row]="audit_bench failed (exit $rc): $(one_line 300 <<<"$out")"
         log "${LABEL[$row]}: ${NOTE[$row]}"
         return 1
     fi
@@ -161,7 +131,7 @@ timed() {
     fi
     t1="$(now_ns)"
     if ((rc != 0)); then
-        NOTE[$row]="failed (exit $rc): $(one_line <"$err")"
+        NOTE[$row]="failed (exit $rc): $(one_line 300 <"$err")"
         log "${LABEL[$row]}: ${NOTE[$row]}"
         rm -f "$err" "$cpu"
         return 1
@@ -207,7 +177,7 @@ measure() {
     local row
     for row in "${ROWS[@]}"; do
         # shellcheck disable=SC2086 # word splitting intended: one number per round
-        [[ -n ${RATES[$row]:-} ]] && MEDIAN[$row]="$(median ${RATES[$row]})"
+        [[ -n ${RATES[$row]:-} ]] && MEDIAN[$row]="$(median_mid %.0f ${RATES[$row]})"
     done
 }
 
@@ -216,18 +186,9 @@ measure() {
 # ---------------------------------------------------------------------------
 
 machine_info() {
-    local cpu distro mem virt
-    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
-    [[ -n "$cpu" ]] || cpu="$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ {print $2; exit}')"
-    # shellcheck disable=SC1091
-    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
-    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    virt="$(systemd-detect-virt 2>/dev/null || true)"
-    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
-    printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
-        "${virt:+, virtualisation: $virt}"
-    printf -- '- Load average (1, 5, 15 min): %s before, %s after\n' "$LOAD_BEFORE" "$LOAD_AFTER"
-    printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0)" || echo "unprivileged user (uid $EUID)")"
+    machine_lines
+    load_line
+    ran_as_line
     printf -- '- Trails written to %s: %s on %s\n' "${TRAIL_DIR//"$ROOT"/<repo>}" \
         "$(findmnt -n -o FSTYPE -T "$TRAIL_DIR" 2>/dev/null || echo unknown)" \
         "$(findmnt -n -o SOURCE -T "$TRAIL_DIR" 2>/dev/null || echo unknown)"
@@ -235,7 +196,7 @@ machine_info() {
 
 tool_versions() {
     local rev
-    rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")"
+    rev="$(source_rev)"
     if [[ "$WARDEN" == "$ROOT/build/warden" && "$AUDIT_BENCH" == "$ROOT/build/audit_bench" ]]; then
         printf -- '- Versions: warden and audit_bench at %s (build/, meson release build)\n' "$rev"
     else
@@ -257,7 +218,7 @@ verdict_line() {
     local cpu=""
     # shellcheck disable=SC2086 # one number per round
     [[ -n ${CPU_US[$row]:-} ]] &&
-        cpu="; $(thousands "$(awk -v u="$(median ${CPU_US[$row]})" 'BEGIN {printf "%.0f", 1e6 / u}')") per CPU-second"
+        cpu="; $(thousands "$(awk -v u="$(median_mid %.0f ${CPU_US[$row]})" 'BEGIN {printf "%.0f", 1e6 / u}')") per CPU-second"
     printf -- '- **%s** — %s: %s %s (target >= %s; %sx the target%s)\n' "$v" "${LABEL[$row]}" \
         "$(thousands "$m")" "$unit" "$(thousands "$t")" "$(ratio "$m" "$t")" "$cpu"
     [[ $v == PASS ]]
@@ -275,10 +236,10 @@ results_table() {
         fi
         # shellcheck disable=SC2086 # one number per round
         printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$row]}" \
-            "$(thousands "$(median ${RECS[$row]})")" \
+            "$(thousands "$(median_mid %.0f ${RECS[$row]})")" \
             "$(printf '%.3f' "$(printf '%s\n' ${SECS[$row]} | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')")" \
             "$(thousands "${MEDIAN[$row]}")" \
-            "$([[ -n ${CPU_US[$row]:-} ]] && median ${CPU_US[$row]} | awk '{printf "%.2f", $1}' || echo "—")" \
+            "$([[ -n ${CPU_US[$row]:-} ]] && median_mid %.0f ${CPU_US[$row]} | awk '{printf "%.2f", $1}' || echo "—")" \
             "$([[ -n ${TARGET[$row]:-} ]] && echo ">= $(thousands "${TARGET[$row]}")" || echo "—")" \
             "$([[ -n ${TARGET[$row]:-} ]] && echo "$(ratio "${MEDIAN[$row]}" "${TARGET[$row]}")x" || echo "—")"
     done
@@ -353,32 +314,6 @@ read:   ${w} logs DIR/sample.jsonl
 EOF
 }
 
-# Replace this script's section of docs/benchmarks.md (up to the next
-# level-2 heading) with $1, leaving everything else alone; append the section
-# if there is none.
-update_doc() {
-    local section="$1" tmp
-    mkdir -p "$(dirname "$DOC")"
-    if [[ ! -f "$DOC" ]]; then
-        printf '# warden benchmarks\n\nMeasurements of warden against other sandboxes. Each section is regenerated\nby the script named in it.\n\n' >"$DOC"
-    fi
-    tmp="$(mktemp)"
-    awk -v secfile="$section" -v head="## $SECTION" '
-        function emit(  line) {
-            while ((getline line < secfile) > 0) print line
-            close(secfile)
-            done = 1
-        }
-        /^```/ { fence = !fence }
-        !fence && $0 == head { emit(); print ""; skip = 1; next }
-        skip && !fence && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; emit() } }
-    ' "$DOC" | cat -s >"$tmp"
-    cat "$tmp" >"$DOC"
-    rm -f "$tmp"
-}
-
 main() {
     cd "$ROOT"
     WARDEN="$(abspath "$WARDEN")"
@@ -405,7 +340,7 @@ main() {
     verdicts="$(for row in batch verify; do verdict_line "$row" || true; done)"
     echo "$verdicts"
     echo "Written: docs/benchmarks.md (## ${SECTION}), per-round output in build/bench/audit-rounds.out"
-    if grep -q '^- \*\*MISS' <<<"$verdicts" && [[ -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]]; then
+    if grep -q '^- \*\*MISS' <<<"$verdicts" && strict; then
         return 1
     fi
     return 0

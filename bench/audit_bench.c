@@ -29,15 +29,7 @@
 
 #include "../src/audit/audit.h"
 #include "../src/lib/event.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "benchutil.h"
 
 /* CPU time (user + system) this process has used, in seconds. */
 static double
