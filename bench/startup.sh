@@ -53,6 +53,9 @@ readonly BENCH_DIR="$ROOT/build/bench"
 # removes) mount-point files in it, and a stale one must not skew a later run.
 readonly WORKDIR="$BENCH_DIR/work"
 readonly DOC="$ROOT/docs/benchmarks.md"
+readonly SECTION="Start-up"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 readonly SRT_SETTINGS="$BENCH_DIR/srt-settings.json"
 
 WARDEN="${WARDEN:-build/warden}"
@@ -78,44 +81,6 @@ LOAD_BEFORE="" LOAD_AFTER=""
 declare -A LABEL=([warden]="warden" [bwrap]="bwrap" [srt]="srt" [true]="/bin/true (no sandbox)")
 declare -A MEDIAN=() P90=() RSS=() NOTE=() NRUNS=() ROUND_MEDIANS=()
 declare -a CMD_warden=() CMD_bwrap=() CMD_srt=() CMD_true=()
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
-# Resolve a path given relative to the repository root.
-abspath() {
-    case "$1" in
-        /*) printf '%s\n' "$1" ;;
-        */*) printf '%s\n' "$ROOT/$1" ;;
-        *) command -v "$1" || printf '%s\n' "$ROOT/$1" ;;
-    esac
-}
-
-# Quote an argv as one string that hyperfine -N (which splits with POSIX
-# shell-word rules, but runs no shell) turns back into the same argv.
-quote_words() {
-    local w out=()
-    for w in "$@"; do
-        if [[ "$w" =~ ^[A-Za-z0-9_./=:,@+%-]+$ ]]; then
-            out+=("$w")
-        else
-            out+=("'${w//\'/\'\"\'\"\'}'")
-        fi
-    done
-    printf '%s' "${out[*]}"
-}
-
-# The same, with the repository path abbreviated, for the report.
-show_cmd() {
-    local s
-    s="$(quote_words "$@")"
-    printf '%s' "${s//"$ROOT"/<repo>}"
-}
-
-# One line, no table-breaking characters: used for failure reasons in the doc.
-one_line() {
-    tr '\n|' ' /' | sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | cut -c1-300
-}
 
 # ---------------------------------------------------------------------------
 # Command lines
@@ -218,7 +183,7 @@ probe() {
         if (( rc == 124 )); then
             printf 'timed out after %ss' "$PROBE_TIMEOUT"
         else
-            printf 'exit %d: %s' "$rc" "$(one_line <"$err")"
+            printf 'exit %d: %s' "$rc" "$(one_line 300 <"$err")"
         fi
     fi
     rm -f "$err"
@@ -374,17 +339,8 @@ round_ratios() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 
 machine_info() {
-    local cpu distro mem virt
-    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
-    [[ -n "$cpu" ]] || cpu="$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ {print $2; exit}')"
-    # shellcheck disable=SC1091
-    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
-    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    virt="$(systemd-detect-virt 2>/dev/null || true)"
-    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
-    printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
-        "${virt:+, virtualisation: $virt}"
-    printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0)" || echo "unprivileged user (uid $EUID)")"
+    machine_lines
+    ran_as_line
     # warden creates and removes its state directory on every run: on a disk
     # filesystem (as /run is in some containers) that costs more than on tmpfs.
     local state
@@ -400,13 +356,8 @@ machine_info() {
 }
 
 tool_versions() {
-    local v=() rev
-    rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")"
-    if [[ "$WARDEN" == "$ROOT/build/warden" ]]; then
-        v+=("warden at $rev")
-    else
-        v+=("warden: WARDEN=${WARDEN//"$ROOT"/<repo>}, NOT build/warden")
-    fi
+    local v=()
+    v+=("$(warden_version)")
     command -v bwrap >/dev/null && v+=("$(bwrap --version)")
     [[ -x "$SRT" ]] && v+=("srt $("$SRT" --version 2>/dev/null || echo '?') on node $(node --version 2>/dev/null || echo '?')")
     use_hyperfine && v+=("$(hyperfine --version)")
@@ -545,33 +496,6 @@ EOF
     printf '```\n'
 }
 
-# Replace the "## Start-up" section of docs/benchmarks.md (up to the next
-# level-2 heading) with $1, leaving everything else alone; append the section
-# if there is none; create the file with a short header if it is missing.
-update_doc() {
-    local section="$1" tmp
-    mkdir -p "$(dirname "$DOC")"
-    if [[ ! -f "$DOC" ]]; then
-        printf '# warden benchmarks\n\nMeasurements of warden against other sandboxes. Each section is regenerated\nby the script named in it.\n\n' >"$DOC"
-    fi
-    tmp="$(mktemp)"
-    awk -v secfile="$section" '
-        function emit(  line) {
-            while ((getline line < secfile) > 0) print line
-            close(secfile)
-            done = 1
-        }
-        /^```/ { fence = !fence }
-        !fence && /^## Start-up[[:space:]]*$/ { emit(); print ""; skip = 1; next }
-        skip && !fence && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; emit() } }
-    ' "$DOC" | cat -s >"$tmp"
-    # Copy back rather than mv: keeps the file's mode (mktemp's is 0600).
-    cat "$tmp" >"$DOC"
-    rm -f "$tmp"
-}
-
 # ---------------------------------------------------------------------------
 
 main() {
@@ -605,10 +529,10 @@ main() {
 
     # Other work on the machine inflates both tools, but not equally: the
     # report says how busy the machine was while warden and bwrap were timed.
-    LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+    LOAD_BEFORE="$(loadavg)"
     measure true || true
     measure_pair
-    LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+    LOAD_AFTER="$(loadavg)"
     if [[ ! -x "$SRT" ]]; then
         NOTE[srt]="not installed (${SRT#"$ROOT"/} missing; run scripts/bench-deps.sh)"
         log "srt: ${NOTE[srt]}"
@@ -630,11 +554,11 @@ main() {
     echo
     results_table
     echo "Verdict: ${VERDICT} — ${VERDICT_TEXT}"
-    echo "Written: docs/benchmarks.md (## Start-up), raw data in build/bench/"
+    echo "Written: docs/benchmarks.md (## ${SECTION}), raw data in build/bench/"
 
     case "$VERDICT" in
         PASS) return 0 ;;
-        MISS) [[ -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]] && return 1 || return 0 ;;
+        MISS) strict && return 1 || return 0 ;;
         *) return 1 ;;
     esac
 }
