@@ -61,6 +61,8 @@ readonly ROOT
 readonly BENCH_DIR="$ROOT/build/bench"
 readonly DOC="$ROOT/docs/benchmarks.md"
 readonly SECTION="Egress proxy"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 WARDEN="${WARDEN:-build/warden}"
 readonly N="${BENCH_PROXY_N:-3000}"
@@ -91,79 +93,13 @@ LOAD_BEFORE="" LOAD_AFTER=""
 declare -A NOTE=() OUTF=() CMDS=()
 declare -A HOLD=()
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
-abspath() {
-    case "$1" in
-        /*) printf '%s\n' "$1" ;;
-        */*) printf '%s\n' "$ROOT/$1" ;;
-        *) command -v "$1" || printf '%s\n' "$ROOT/$1" ;;
-    esac
-}
-
-# Quote an argv as one copy-pastable shell string.
-quote_words() {
-    local w words=()
-    for w in "$@"; do
-        if [[ "$w" =~ ^[A-Za-z0-9_./=:,@+%-]+$ ]]; then
-            words+=("$w")
-        else
-            words+=("'${w//\'/\'\"\'\"\'}'")
-        fi
-    done
-    printf '%s' "${words[*]}"
-}
-
-# The same, with the repository and scratch paths abbreviated, for the report.
-show_cmd() {
-    local s
-    s="$(quote_words "$@")"
-    s="${s//"$SCRATCH"/<tmp>}"
-    printf '%s' "${s//"$ROOT"/<repo>}"
-}
-
-one_line() {
-    tr '\n|' ' /' | sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | cut -c1-300
-}
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
 cleanup() {
-    local n
-    for n in "${SANDBOXES[@]}"; do
-        "$WARDEN" stop -t 1 "$n" >/dev/null 2>&1 || true
-    done
+    stop_sandboxes
     if [[ -n "$TP_PID" ]]; then kill "$TP_PID" 2>/dev/null || true; fi
     if [[ -n "$UP_PID" ]]; then kill "$UP_PID" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     if [[ -n "$SCRATCH" ]]; then rm -rf "$SCRATCH"; fi
 }
-
-# kv FILE MODE KEY: the value of KEY on the "MODE key=value ..." line of FILE.
-kv() {
-    [[ -f "$1" ]] || return 0
-    awk -v m="$2" -v k="$3" '$1 == m {
-        for (i = 2; i <= NF; i++) {
-            eq = index($i, "=")
-            if (substr($i, 1, eq - 1) == k) { print substr($i, eq + 1); exit }
-        }
-    }' "$1"
-}
-
-# Arithmetic on decimal strings; "n/a" in, "n/a" out.
-calc() {
-    awk -v a="$1" -v b="$2" -v op="$3" -v fmt="${4:-%.1f}" 'BEGIN {
-        if (a == "" || b == "" || a == "n/a" || b == "n/a") { print "n/a"; exit }
-        if (op == "-") v = a - b
-        else if (op == "/") { if (b == 0) { print "n/a"; exit } v = a / b }
-        else if (op == "%") { if (b == 0) { print "n/a"; exit } v = 100 * a / b }
-        printf fmt "\n", v
-    }'
-}
-
-# le A B: A <= B (decimal strings).
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && b != "n/a" && a + 0 <= b + 0) }'; }
 
 # ---------------------------------------------------------------------------
 # Setting up
@@ -172,11 +108,8 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && b != "n/a" && a + 0
 build_tools() {
     PL="$SCRATCH/proxyload"
     UP="$SCRATCH/upstream"
-    local src
-    for src in proxyload upstream; do
-        cc -O2 -static -std=gnu11 -o "$SCRATCH/$src" "$ROOT/bench/$src.c" ||
-            die "cannot build bench/$src.c statically (is libc6-dev installed?)"
-    done
+    build_static proxyload "is libc6-dev installed?"
+    build_static upstream "is libc6-dev installed?"
 }
 
 # Both proxies need two descriptors per tunnel, the client and the upstream
@@ -207,7 +140,7 @@ start_upstream() {
         [[ -s "$SCRATCH/ports" ]] && break
         sleep 0.05
     done
-    [[ -s "$SCRATCH/ports" ]] || die "the upstream server did not start: $(one_line <"$SCRATCH/upstream.log")"
+    [[ -s "$SCRATCH/ports" ]] || die "the upstream server did not start: $(one_line 300 <"$SCRATCH/upstream.log")"
     PORT_ECHO="$(awk '$1 == "echo" {print $2}' "$SCRATCH/ports")"
     PORT_SINK="$(awk '$1 == "sink" {print $2}' "$SCRATCH/ports")"
     PORT_SOURCE="$(awk '$1 == "source" {print $2}' "$SCRATCH/ports")"
@@ -285,14 +218,6 @@ stop_tinyproxy() {
     TP_PID=""
 }
 
-system_ro() {
-    local d out=
-    for d in /usr /bin /sbin /lib /lib64 /etc; do
-        [[ -e $d ]] && out+="${out:+, }$d"
-    done
-    printf '%s' "$out"
-}
-
 # The sandbox: the workdir holds the client; the policy lets exactly that
 # binary reach bench.example on the upstream's ports, and gives it enough
 # descriptors for the tunnel hold.
@@ -328,7 +253,7 @@ network_policies:
 EOF
     chmod 644 "$POLICY"
     "$WARDEN" policy check "$POLICY" >/dev/null 2>"$SCRATCH/policy.err" ||
-        die "the benchmark policy does not check: $(one_line <"$SCRATCH/policy.err")"
+        die "the benchmark policy does not check: $(one_line 300 <"$SCRATCH/policy.err")"
 }
 
 warden_argv() {
@@ -406,7 +331,7 @@ latency_once() {
             ;;
     esac
     if (( rc != 0 )) || [[ ! -s "$samples" ]]; then
-        NOTE[lat-$row]="latency run failed (exit $rc): $(one_line <"$err")"
+        NOTE[lat-$row]="latency run failed (exit $rc): $(one_line 300 <"$err")"
         log "$row: ${NOTE[lat-$row]}"
         rm -f "$samples"
     fi
@@ -474,7 +399,7 @@ run_warden() {
     in_sandbox "$row" "${IDLE_OF[$row]}" "$out" "$err" "${SUITE[@]}" || rc=$?
     OUTF[$row]="$out"
     if ! grep -q '^rps ' "$out"; then
-        NOTE[$row]="did not run (exit $rc): $(one_line <"$err")"
+        NOTE[$row]="did not run (exit $rc): $(one_line 300 <"$err")"
         log "$row: ${NOTE[$row]}"
     fi
 }
@@ -528,13 +453,13 @@ hold_warden() {
         sleep 0.05
     done
     if [[ -z "$pid" ]]; then
-        NOTE[hold-warden]="the sandbox did not start: $(one_line <"$err")"
+        NOTE[hold-warden]="the sandbox did not start: $(one_line 300 <"$err")"
     else
         hold_measure warden "$pid" "$WORK" || true
     fi
     wait "$wpid" || rc=$?
     HOLD[warden.line]="$(grep '^hold ' "$out" || true)"
-    [[ -n "${HOLD[warden.line]}" ]] || NOTE[hold-warden]="${NOTE[hold-warden]:-no result (exit $rc): $(one_line <"$err")}"
+    [[ -n "${HOLD[warden.line]}" ]] || NOTE[hold-warden]="${NOTE[hold-warden]:-no result (exit $rc): $(one_line 300 <"$err")}"
 }
 
 hold_tinyproxy() {
@@ -570,29 +495,14 @@ declare -A LABEL=(
 )
 
 machine_info() {
-    local cpu distro mem virt
-    cpu="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
-    # shellcheck disable=SC1091
-    distro="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
-    mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    virt="$(systemd-detect-virt 2>/dev/null || true)"
-    printf -- '- Kernel: Linux %s (%s), %s\n' "$(uname -r)" "$(uname -m)" "$distro"
-    printf -- '- CPU: %s, nproc %s, RAM %s%s\n' "${cpu:-unknown}" "$(nproc)" "$mem" \
-        "${virt:+, virtualisation: $virt}"
-    printf -- '- Load average (1, 5, 15 min): %s at the start, %s after the timed runs\n' \
-        "$LOAD_BEFORE" "$LOAD_AFTER"
-    printf -- '  (the benchmark itself keeps two or three processes busy)\n'
-    printf -- '- Ran as: %s\n' "$( ((EUID == 0)) && echo "root (uid 0; the agent as nobody)" || echo "unprivileged user (uid $EUID)")"
+    machine_lines
+    load_line "two or three"
+    ran_as_line "the agent as nobody"
 }
 
 tool_versions() {
-    local rev v
-    rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "no commit yet")"
-    if [[ "$WARDEN" == "$ROOT/build/warden" ]]; then
-        v="warden at $rev"
-    else
-        v="warden: WARDEN=${WARDEN//"$ROOT"/<repo>}, NOT build/warden"
-    fi
+    local v
+    v="$(warden_version)"
     if command -v tinyproxy >/dev/null; then
         v+="; $(tinyproxy -v 2>&1 | head -n1)"
     fi
@@ -852,32 +762,6 @@ EOF
     printf '```\n'
 }
 
-# Replace the "## Egress proxy" section of docs/benchmarks.md (up to the
-# next level-2 heading) with $1, leaving everything else alone; append it if
-# there is none.
-update_doc() {
-    local section="$1" tmp
-    mkdir -p "$(dirname "$DOC")"
-    if [[ ! -f "$DOC" ]]; then
-        printf '# warden benchmarks\n\nMeasurements of warden against other sandboxes. Each section is regenerated\nby the script named in it.\n\n' >"$DOC"
-    fi
-    tmp="$(mktemp)"
-    awk -v secfile="$section" -v title="## $SECTION" '
-        function emit(  line) {
-            while ((getline line < secfile) > 0) print line
-            close(secfile)
-            done = 1
-        }
-        /^```/ { fence = !fence }
-        !fence && $0 == title { emit(); print ""; skip = 1; next }
-        skip && !fence && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; emit() } }
-    ' "$DOC" | cat -s >"$tmp"
-    cat "$tmp" >"$DOC"
-    rm -f "$tmp"
-}
-
 # ---------------------------------------------------------------------------
 
 main() {
@@ -907,13 +791,13 @@ main() {
     in_sandbox probe 0 "$SCRATCH/probe.out" "$SCRATCH/probe.err" \
         "./proxyload latency 127.0.0.1:3128 $UPNAME:$PORT_ECHO 10 0" || probe_rc=$?
     if (( probe_rc != 0 )) || ! grep -q '^latency ' "$SCRATCH/probe.out"; then
-        die "warden could not run the benchmark client (exit $probe_rc): $(one_line <"$SCRATCH/probe.err")"
+        die "warden could not run the benchmark client (exit $probe_rc): $(one_line 300 <"$SCRATCH/probe.err")"
     fi
 
     if ! command -v tinyproxy >/dev/null; then
         NOTE[tinyproxy]="not installed (Debian package tinyproxy-bin; scripts/deps.sh bench installs it)"
     elif ! start_tinyproxy main; then
-        NOTE[tinyproxy]="tinyproxy did not start: $(one_line <"$SCRATCH/tinyproxy-main.out")"
+        NOTE[tinyproxy]="tinyproxy did not start: $(one_line 300 <"$SCRATCH/tinyproxy-main.out")"
     fi
     [[ -z "${NOTE[tinyproxy]:-}" ]] || log "tinyproxy: ${NOTE[tinyproxy]}"
 
@@ -960,7 +844,7 @@ main() {
     if [[ "$V_P50$V_P99$V_TPUT" == *UNKNOWN* ]]; then
         return 1
     fi
-    if [[ "$V_P50$V_P99$V_TPUT" == *MISS* && -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]]; then
+    if [[ "$V_P50$V_P99$V_TPUT" == *MISS* ]] && strict; then
         return 1
     fi
     return 0

@@ -66,6 +66,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "proxyload"
+#include "benchutil.h"
+
 #define IO_TIMEOUT_MS 15000	/* one blocking step (connect, a reply) */
 #define HEAD_MAX 4096		/* a proxy's reply head */
 #define CHUNK (128 * 1024)
@@ -86,22 +89,6 @@ struct target {
 	char name[256];			/* NAME:PORT as sent to the proxy */
 };
 
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void __attribute__((noreturn))
-die(const char *what)
-{
-	fprintf(stderr, "proxyload: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -113,39 +100,6 @@ usage(void)
 	    "PROXY: direct | 127.0.0.1:PORT   TARGET: NAME:PORT (127.0.0.1:PORT when direct)\n",
 	    stderr);
 	exit(2);
-}
-
-/* A decimal number in [min, max], or exit with a message naming it. */
-static unsigned long long
-number(const char *s, const char *what, unsigned long long min, unsigned long long max)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "proxyload: %s must be a number from %llu to %llu, not '%s'\n",
-		    what, min, max, s);
-		exit(2);
-	}
-	return v;
-}
-
-/* "127.0.0.1:PORT" -> addr; anything but 127.0.0.1 is refused. */
-static void
-loopback_addr(const char *s, struct sockaddr_in *sa)
-{
-	static const char prefix[] = "127.0.0.1:";
-
-	if (strncmp(s, prefix, sizeof(prefix) - 1) != 0) {
-		fprintf(stderr, "proxyload: '%s': only 127.0.0.1:PORT is accepted\n", s);
-		exit(2);
-	}
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa->sin_port = htons((uint16_t)number(s + sizeof(prefix) - 1, "port", 1, 65535));
 }
 
 static void
@@ -182,24 +136,6 @@ nodelay(int fd)
 
 	/* Small writes (a head, one byte) must not wait for Nagle's timer. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-static bool
-send_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return true;
 }
 
 /* Blocking sockets with a receive timeout: a silent peer fails the step. */
@@ -284,53 +220,6 @@ open_tunnel(const struct target *t)
 		return -1;
 	}
 	return fd;
-}
-
-/* ---- statistics ------------------------------------------------------- */
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double
-pct(const double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	k = (size_t)(p * (double)n);
-	if ((double)k < p * (double)n)
-		k++;
-	return v[k == 0 ? 0 : k - 1];
-}
-
-static void
-print_dist(const char *key, double *v, size_t n)
-{
-	double sum = 0;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	for (size_t i = 0; i < n; i++)
-		sum += v[i];
-	printf(" %s_p50=%.1f %s_p90=%.1f %s_p99=%.1f %s_max=%.1f %s_mean=%.1f", key,
-	    pct(v, n, 0.50), key, pct(v, n, 0.90), key, pct(v, n, 0.99), key,
-	    n ? v[n - 1] : 0.0, key, n ? sum / (double)n : 0.0);
-}
-
-static double *
-samples(size_t n)
-{
-	double *v = calloc(n ? n : 1, sizeof(*v));
-
-	if (!v)
-		die("calloc");
-	return v;
 }
 
 /* ---- latency ---------------------------------------------------------- */
