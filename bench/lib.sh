@@ -67,6 +67,27 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # Whether BENCH_STRICT asks for exit status 1 on a MISS.
 strict() { [[ -n "${BENCH_STRICT:-}" && "${BENCH_STRICT}" != 0 ]]; }
 
+# need_warden: WARDEN made absolute, or die saying how to get one.
+need_warden() {
+    WARDEN="$(abspath "$WARDEN")"
+    [[ -x "$WARDEN" ]] || die "warden binary not found at ${WARDEN#"$ROOT"/} — build it first (make), or point WARDEN= at one."
+}
+
+# need_tool COMMAND PACKAGE: die unless COMMAND is installed, naming the
+# Debian package that has it.
+need_tool() { command -v "$1" >/dev/null || die "$1 not found (Debian package $2)"; }
+
+# make_scratch NAME: SCRATCH, a new /tmp/warden-NAME.XXXXXX that the agent
+# (nobody, when run as root) can read, and the traps that run the script's
+# cleanup() however it ends (INT and TERM exit, so that the EXIT trap runs).
+make_scratch() {
+    SCRATCH="$(mktemp -d "/tmp/warden-$1.XXXXXX")"
+    chmod 755 "$SCRATCH"
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
 # ---------------------------------------------------------------------------
 # Numbers
 # ---------------------------------------------------------------------------

@@ -766,20 +766,15 @@ EOF
 
 main() {
     cd "$ROOT"
-    WARDEN="$(abspath "$WARDEN")"
-    [[ -x "$WARDEN" ]] || die "warden binary not found at ${WARDEN#"$ROOT"/} — build it first (make), or point WARDEN= at one."
-    command -v cc >/dev/null || die "cc not found (Debian package gcc)"
+    need_warden
+    need_tool cc gcc
     NPROC="$(nproc)"
     LOAD_BEFORE="$(loadavg)"
     log "load average before: $LOAD_BEFORE"
 
     mkdir -p "$BENCH_DIR"
     rm -f "$BENCH_DIR"/proxy-*.out "$BENCH_DIR"/proxy-*.err "$BENCH_DIR"/proxy-*.samples
-    SCRATCH="$(mktemp -d /tmp/warden-proxybench.XXXXXX)"
-    chmod 755 "$SCRATCH"
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    make_scratch proxybench
 
     build_tools
     set_fd_limits

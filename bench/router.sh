@@ -809,9 +809,8 @@ EOF
 
 main() {
     cd "$ROOT"
-    WARDEN="$(abspath "$WARDEN")"
-    [[ -x "$WARDEN" ]] || die "warden binary not found at ${WARDEN#"$ROOT"/} — build it first (make), or point WARDEN= at one."
-    command -v cc >/dev/null || die "cc not found (Debian package gcc)"
+    need_warden
+    need_tool cc gcc
     NPROC="$(nproc)"
     LOAD_BEFORE="$(loadavg)"
     log "load average before: $LOAD_BEFORE"
@@ -820,11 +819,7 @@ main() {
     rm -f "$BENCH_DIR"/router-*.out "$BENCH_DIR"/router-*.err "$BENCH_DIR"/router-*.samples \
         "$BENCH_DIR"/router-*.jsonl "$BENCH_DIR"/router-upstream.log "$BENCH_DIR"/router-profile.txt* \
         "$BENCH_DIR"/router-perf-record.log
-    SCRATCH="$(mktemp -d /tmp/warden-routerbench.XXXXXX)"
-    chmod 755 "$SCRATCH"
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    make_scratch routerbench
 
     find_guard
     build_tools

@@ -717,10 +717,9 @@ EOF
 
 main() {
     cd "$ROOT"
-    WARDEN="$(abspath "$WARDEN")"
-    [[ -x "$WARDEN" ]] || die "warden binary not found at ${WARDEN#"$ROOT"/} — build it first (make), or point WARDEN= at one."
-    command -v cc >/dev/null || die "cc not found (Debian package gcc)"
-    command -v openssl >/dev/null || die "openssl not found (Debian package openssl)"
+    need_warden
+    need_tool cc gcc
+    need_tool openssl openssl
     NPROC="$(nproc)"
     LOAD_BEFORE="$(loadavg)"
     log "load average before: $LOAD_BEFORE"
@@ -728,11 +727,7 @@ main() {
     mkdir -p "$BENCH_DIR"
     rm -f "$BENCH_DIR"/tls-*.out "$BENCH_DIR"/tls-*.err "$BENCH_DIR"/tls-*.samples \
         "$BENCH_DIR"/tls-*.jsonl "$BENCH_DIR"/tls-upstream.log
-    SCRATCH="$(mktemp -d /tmp/warden-tlsbench.XXXXXX)"
-    chmod 755 "$SCRATCH"
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    make_scratch tlsbench
 
     build_tools
     make_certs
