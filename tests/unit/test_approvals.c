@@ -173,7 +173,7 @@ propose(struct approvals *a, const char *body, char id[APPR_ID_MAX], struct sbuf
 
 static const char pypi[] =
 	"{\"intent\": \"install deps\", \"name\": \"pypi\", \"network_policy\": "
-	"{\"endpoints\": [{\"host\": \"pypi.org\", \"port\": 443}], "
+	"{\"endpoints\": [{\"host\": \"docs.example.com\", \"port\": 443}], "
 	"\"binaries\": [{\"path\": \"/usr/bin/curl\"}]}}";
 
 static struct dest
@@ -212,11 +212,11 @@ test_propose_valid(void)
 		CHECK_STR(it->name, "pypi");
 		CHECK_STR(it->intent, "install deps");
 		CHECK_STR(it->binary, "/usr/bin/curl");
-		CHECK_STR(it->host, "pypi.org");
+		CHECK_STR(it->host, "docs.example.com");
 		CHECK_INT(it->port, 443);
 		CHECK(it->entry_yaml && strstr(it->entry_yaml, "  \"pypi\":\n"),
 		    "entry_yaml is the canonical block: %s", it->entry_yaml);
-		CHECK(it->diff && strstr(it->diff, "+         - host: \"pypi.org\""),
+		CHECK(it->diff && strstr(it->diff, "+         - host: \"docs.example.com\""),
 		    "diff adds the host line: %s", it->diff);
 		CHECK(it->diff && !strstr(it->diff, "\n- "), "a new entry removes nothing");
 		CHECK(!has_risk(it, "credential"), "no credential is bound to pypi");
@@ -292,13 +292,13 @@ test_propose_invalid(void)
 	}
 	/* The loader's own messages, FILE:LINE:COL. */
 	CHECK_INT(propose(a, "{\"intent\": \"x\", \"name\": \"n\", \"network_policy\": "
-	    "{\"endpoints\": [{\"host\": \"pypi.org\", \"port\": 99999}], "
+	    "{\"endpoints\": [{\"host\": \"docs.example.com\", \"port\": 99999}], "
 	    "\"binaries\": [{\"path\": \"/usr/bin/curl\"}]}}", NULL, &out), 400);
 	CHECK(strstr(out.p, "\"proposal:") && strstr(out.p, ": error: "),
 	    "loader messages: %s", out.p);
 	sbuf_free(&out);
 	CHECK_INT(propose(a, "{\"intent\": \"x\", \"name\": \"n\", \"network_policy\": "
-	    "{\"endpoints\": [{\"host\": \"pypi.org\", \"port\": 443}], \"bogus\": 1}}", NULL, &out), 400);
+	    "{\"endpoints\": [{\"host\": \"docs.example.com\", \"port\": 443}], \"bogus\": 1}}", NULL, &out), 400);
 	CHECK(strstr(out.p, "bogus"), "unknown entry key named: %s", out.p);
 	sbuf_free(&out);
 	{
@@ -401,7 +401,7 @@ test_approve_always(void)
 	char id[APPR_ID_MAX], old_hash[65];
 	const struct appr_item *it;
 	struct werr err;
-	struct dest d = dest("pypi.org", 443);
+	struct dest d = dest("docs.example.com", 443);
 	struct binident bi = { .exe = "/usr/bin/curl" };
 	struct netdecision nd;
 
@@ -418,7 +418,7 @@ test_approve_always(void)
 	CHECK_INT(f.applies, 1);
 	CHECK(f.apply_saw_entry, "the applied policy holds the entry");
 	netpolicy_decide(&f.p, &d, &bi, &nd);
-	CHECK(nd.allow, "the new policy allows curl to pypi.org");
+	CHECK(nd.allow, "the new policy allows curl to docs.example.com");
 	d = dest("api.github.com", 443);
 	bi.exe = "/usr/bin/git";
 	netpolicy_decide(&f.p, &d, &bi, &nd);
@@ -488,7 +488,7 @@ test_approve_once_for(void)
 	struct sbuf out;
 	char id[APPR_ID_MAX], id2[APPR_ID_MAX];
 	struct werr err;
-	struct dest d = dest("pypi.org", 443), other = dest("evil.example", 443);
+	struct dest d = dest("docs.example.com", 443), other = dest("evil.example", 443);
 	const struct appr_item *it;
 
 	begin("approve --once and --for");

@@ -443,7 +443,7 @@ test_full(void)
 
 	if (CHECK_INT(py->nendpoints, 3)) {
 		e = &py->endpoints[0];
-		CHECK_STR(e->host, "**.pythonhosted.org");
+		CHECK_STR(e->host, "**.files.example.org");
 		CHECK(e->host_wildcard, "'**' wildcard host");
 		CHECK(e->tls_skip, "tls: skip");
 		CHECK_INT(e->protocol, PROTO_NONE);
