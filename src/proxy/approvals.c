@@ -878,7 +878,8 @@ approvals_release(struct approvals *a, const char *id)
 /* ---- grants ------------------------------------------------------------------ */
 
 const struct appr_item *
-approvals_grant_for(struct approvals *a, const struct dest *d, const char *binary, bool consume)
+approvals_grant_for(struct approvals *a, const struct dest *d, const struct binident *who,
+    bool consume)
 {
 	uint64_t now = now_ns();
 
@@ -890,12 +891,12 @@ approvals_grant_for(struct approvals *a, const struct dest *d, const char *binar
 			continue;
 		if (it->pub.kind == APPR_HOLD) {
 			ok = it->pub.port == d->port && same_str(it->pub.host, d->host) &&
-			    (!it->pub.binary || same_str(it->pub.binary, binary));
+			    (!it->pub.binary || same_str(it->pub.binary, who->exe));
 		} else {
-			struct binident bi = { .exe = binary };
 			struct netdecision nd;
 
-			netpolicy_decide(it->grant_policy, d, &bi, &nd);
+			/* The entry decides exactly as it would in the policy, children: true included. */
+			netpolicy_decide(it->grant_policy, d, who, &nd);
 			ok = nd.allow;
 		}
 		if (!ok)

@@ -126,11 +126,13 @@ const struct appr_item *approvals_hold(struct approvals *a, const char *binary, 
 void approvals_release(struct approvals *a, const char *id);
 
 /*
- * Temporary grants (--once, --for): the approved item that lets binary
- * reach d now, or NULL.  consume: this connection uses a --once grant up.
+ * Temporary grants (--once, --for): the approved item that lets who reach
+ * d now, or NULL.  who is the connecting binary with its ancestors (a
+ * proposal's entry may say children: true).  consume: this connection
+ * uses a --once grant up.
  */
 const struct appr_item *approvals_grant_for(struct approvals *a, const struct dest *d,
-    const char *binary, bool consume);
+    const struct binident *who, bool consume);
 
 /*
  * Host side (control socket).  grant: ONCE, FOR (for_ms), ALWAYS; deny

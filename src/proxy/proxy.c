@@ -474,7 +474,11 @@ take_grant(struct conn *c, struct netdecision *d)
 
 	if (!c->px->approvals || !c->exe)
 		return false;
-	it = approvals_grant_for(c->px->approvals, &c->dst, c->exe, true);
+	{
+		struct binident who = { .exe = c->exe, .ancestors = (const char *const *)c->anc,
+			.nancestors = c->nanc };
+		it = approvals_grant_for(c->px->approvals, &c->dst, &who, true);
+	}
 	if (!it)
 		return false;
 	snprintf(c->grant, sizeof(c->grant), "%s", it->id);

@@ -134,6 +134,15 @@ store(struct fake *f, bool ask, unsigned rate)
 	return approvals_new(&h, &c);
 }
 
+/* A grant for a binary with no ancestors. */
+static const struct appr_item *
+grant(struct approvals *a, const struct dest *d, const char *exe, bool consume)
+{
+	struct binident who = { .exe = exe };
+
+	return approvals_grant_for(a, d, &who, consume);
+}
+
 static bool
 has_event(const struct fake *f, const char *event, const char *id)
 {
@@ -496,26 +505,26 @@ test_approve_once_for(void)
 	a = store(&f, false, 10);
 	CHECK_INT(propose(a, pypi, id, &out), 201);
 	sbuf_free(&out);
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", false) == NULL, "no grant while pending");
+	CHECK(grant(a, &d, "/usr/bin/curl", false) == NULL, "no grant while pending");
 	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
 	CHECK_INT(f.applies, 0);
-	CHECK(approvals_grant_for(a, &other, "/usr/bin/curl", true) == NULL, "other host not granted");
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/wget", true) == NULL, "other binary not granted");
-	it = approvals_grant_for(a, &d, "/usr/bin/curl", false);
+	CHECK(grant(a, &other, "/usr/bin/curl", true) == NULL, "other host not granted");
+	CHECK(grant(a, &d, "/usr/bin/wget", true) == NULL, "other binary not granted");
+	it = grant(a, &d, "/usr/bin/curl", false);
 	CHECK(it && strcmp(it->id, id) == 0, "granted without consuming");
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) != NULL, "granted and consumed");
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) == NULL, "once is once");
+	CHECK(grant(a, &d, "/usr/bin/curl", true) != NULL, "granted and consumed");
+	CHECK(grant(a, &d, "/usr/bin/curl", true) == NULL, "once is once");
 
 	CHECK_INT(propose(a, pypi, id2, &out), 201);
 	sbuf_free(&out);
 	CHECK_INT(approvals_approve(a, id2, GRANT_FOR, 0, &err), -1);
 	CHECK_INT(approvals_approve(a, id2, GRANT_FOR, 5000, &err), 0);
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) != NULL, "--for grants");
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) != NULL, "--for grants again");
+	CHECK(grant(a, &d, "/usr/bin/curl", true) != NULL, "--for grants");
+	CHECK(grant(a, &d, "/usr/bin/curl", true) != NULL, "--for grants again");
 	approvals_tick(a, now_ns());
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) != NULL, "still live before expiry");
+	CHECK(grant(a, &d, "/usr/bin/curl", true) != NULL, "still live before expiry");
 	approvals_tick(a, now_ns() + 6000000000ull);
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) == NULL, "expired at the tick");
+	CHECK(grant(a, &d, "/usr/bin/curl", true) == NULL, "expired at the tick");
 	CHECK(has_event(&f, "approval.expired", id2), "grant expiry recorded");
 	sbuf_init(&out, 4096);
 	approvals_item_json(approvals_get(a, id2), &out);
@@ -646,9 +655,9 @@ test_holds(void)
 	CHECK(h1 && has_risk(h1, "interpreter"), "shell risk");
 	snprintf(id, sizeof(id), "%s", h1->id);
 	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/curl", true) == NULL, "other binary");
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/bash", true) != NULL, "granted");
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/bash", true) == NULL, "used up");
+	CHECK(grant(a, &d, "/usr/bin/curl", true) == NULL, "other binary");
+	CHECK(grant(a, &d, "/usr/bin/bash", true) != NULL, "granted");
+	CHECK(grant(a, &d, "/usr/bin/bash", true) == NULL, "used up");
 
 	/* --once on a hold three requests coalesced into: each of the three, no fourth. */
 	for (int k = 0; k < 3; k++)
@@ -657,8 +666,8 @@ test_holds(void)
 	snprintf(id, sizeof(id), "%s", h1->id);
 	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
 	for (int k = 0; k < 3; k++)
-		CHECK(approvals_grant_for(a, &d, "/usr/bin/wget", true) != NULL, "held request %d", k);
-	CHECK(approvals_grant_for(a, &d, "/usr/bin/wget", true) == NULL, "no fourth");
+		CHECK(grant(a, &d, "/usr/bin/wget", true) != NULL, "held request %d", k);
+	CHECK(grant(a, &d, "/usr/bin/wget", true) == NULL, "no fourth");
 	approvals_free(a);
 	fake_free(&f);
 }
@@ -741,6 +750,41 @@ test_risks(void)
 	policy_free(&p);
 }
 
+/* A temporary grant decides as the entry would: children: true covers the binary's descendants. */
+static void
+test_grant_children(void)
+{
+	static const char body[] =
+	    "{\"intent\": \"build\", \"name\": \"build\", \"network_policy\": "
+	    "{\"endpoints\": [{\"host\": \"docs.example.com\", \"port\": 443}], "
+	    "\"binaries\": [{\"path\": \"/usr/bin/make\", \"children\": true}]}}";
+	static const char *const make_anc[] = { "/usr/bin/make" };
+	static const char *const other_anc[] = { "/usr/bin/bash" };
+	struct binident child = { .exe = "/usr/bin/sh", .ancestors = make_anc, .nancestors = 1 };
+	struct binident stranger = { .exe = "/usr/bin/sh", .ancestors = other_anc,
+		.nancestors = 1 };
+	struct dest d = dest("docs.example.com", 443);
+	struct fake f;
+	struct approvals *a;
+	struct sbuf out;
+	struct werr err;
+	char id[APPR_ID_MAX];
+
+	begin("temporary grants and children: true");
+	fake_init(&f, base_yaml);
+	a = store(&f, false, 10);
+	CHECK_INT(propose(a, body, id, &out), 201);
+	sbuf_free(&out);
+	CHECK_INT(approvals_approve(a, id, GRANT_FOR, 5000, &err), 0);
+	CHECK(approvals_grant_for(a, &d, &child, true) != NULL,
+	    "a child of the entry's binary is granted (children: true)");
+	CHECK(approvals_grant_for(a, &d, &stranger, true) == NULL,
+	    "the same program under another parent is not");
+	CHECK(grant(a, &d, "/usr/bin/make", true) != NULL, "the binary itself is");
+	approvals_free(a);
+	fake_free(&f);
+}
+
 int
 main(void)
 {
@@ -756,6 +800,7 @@ main(void)
 	test_holds();
 	test_max_pending();
 	test_risks();
+	test_grant_children();
 	printf("1..%d\n%d passed, %d failed\n", n_pass + n_fail, n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }
