@@ -67,16 +67,14 @@ import threading
 import time
 import http.server
 
+from httpbody import BadRequest, BodyReader
+
 MAX_BODY = 64 << 20
 DELTA = 3
 
 ARGS = None
 _log_lock = threading.Lock()
 _ids = itertools.count(1)
-
-
-class BadRequest(Exception):
-    pass
 
 
 def compact(obj):
@@ -263,7 +261,8 @@ def responses_stream(model, text, prompt):
 
 # ---- the server --------------------------------------------------------------------------
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(BodyReader, http.server.BaseHTTPRequestHandler):
+    MAX_BODY = MAX_BODY
     protocol_version = "HTTP/1.1"
 
     def version_string(self):
@@ -278,51 +277,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
-
-    # ---- request bodies ----
-
-    def read_exact(self, n):
-        data = self.rfile.read(n)
-        if len(data) != n:
-            raise BadRequest("truncated body")
-        return data
-
-    def read_line(self):
-        line = self.rfile.readline(65537)
-        if not line.endswith(b"\n"):
-            raise BadRequest("truncated chunked body")
-        return line
-
-    def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            parts, total = [], 0
-            while True:
-                try:
-                    size = int(self.read_line().split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise BadRequest("bad chunk size")
-                if size < 0 or total + size > MAX_BODY:
-                    raise BadRequest("chunk too large")
-                if size == 0:
-                    break
-                parts.append(self.read_exact(size))
-                total += size
-                if self.read_exact(2) != b"\r\n":
-                    raise BadRequest("chunk not followed by CRLF")
-            while self.read_line() not in (b"\r\n", b"\n"):
-                pass
-            return b"".join(parts)
-        n = self.headers.get("Content-Length")
-        if n is None:
-            return b""
-        try:
-            n = int(n)
-        except ValueError:
-            raise BadRequest("bad Content-Length")
-        if n < 0 or n > MAX_BODY:
-            raise BadRequest("bad Content-Length")
-        return self.read_exact(n) if n else b""
 
     # ---- the log ----
 
