@@ -108,6 +108,20 @@ print_item(const char *sandbox, json_t *it)
 	    "(unknown)");
 	printf(" (pid %lld)\n", (long long)json_integer_value(json_object_get(it, "pid")));
 	printf("  wants:   ");
+	if (json_is_string(json_object_get(it, "method"))) {
+		/* A request an endpoint's rules refused. */
+		put_shown(stdout, jstr(it, "method"));
+		printf(" ");
+		put_shown(stdout, jstr(it, "path"));
+		printf(" on ");
+	} else if (json_is_string(json_object_get(it, "provider"))) {
+		/* A model request the privacy router refused. */
+		printf("a ");
+		put_shown(stdout, jstr(it, "tier"));
+		printf(" model request to provider ");
+		put_shown(stdout, jstr(it, "provider"));
+		printf(" via ");
+	}
 	put_shown(stdout, jstr(it, "host"));
 	printf(":%lld", (long long)json_integer_value(json_object_get(it, "port")));
 	if (strcmp(kind, "proposal") == 0) {

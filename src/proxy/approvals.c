@@ -27,6 +27,7 @@
 #include <sys/random.h>
 
 #include "../policy/policy_check.h"
+#include "httprules.h"
 
 #define HISTORY_MAX 256			/* decided items remembered */
 #define PROPOSAL_TTL_MS (60u * 60 * 1000)	/* an undecided proposal is dropped after an hour */
@@ -137,6 +138,11 @@ item_free(struct item *it)
 	free(it->pub.entry_yaml);
 	free(it->pub.diff);
 	free(it->pub.host);
+	free(it->pub.method);
+	free(it->pub.path);
+	free(it->pub.entry);
+	free(it->pub.provider);
+	free(it->pub.tier);
 	free(it->pub.intent);
 	free(it->pub.reason);
 	strv_free(&it->pub.risks);
@@ -640,7 +646,7 @@ describe(struct item *it, const struct policy *cand, const char *canon_cur)
 	it->pub.entry_yaml = new ? xstrndup(new, newlen) : xstrdup("");
 	it->pub.diff = line_diff(old ? old : "", old ? oldlen : 0, new ? new : "",
 	    new ? newlen : 0);
-	if (np && np->nendpoints) {
+	if (np && np->nendpoints && !it->pub.method) {
 		const struct endpoint *e = &np->endpoints[0];
 		free(it->pub.host);
 		it->pub.host = xstrdup(e->host ? e->host : e->allowed_ips.n ? e->allowed_ips.v[0] : "");
@@ -791,6 +797,16 @@ approvals_list_json(const struct approvals *a, struct sbuf *out)
 		    "expires_in_ms", ms_left(it->expires_ns, now),
 		    "coalesced", (int)it->coalesced, "revision", (json_int_t)it->revision,
 		    "hash", it->hash);
+		/* Only what the hold's shape has: a request's method, path and entry, a router's provider and tier. */
+		if (j && it->method) {
+			json_object_set_new(j, "method", json_string(it->method));
+			json_object_set_new(j, "path", str_or_null(it->path));
+			json_object_set_new(j, "entry", str_or_null(it->entry));
+		}
+		if (j && it->provider) {
+			json_object_set_new(j, "provider", json_string(it->provider));
+			json_object_set_new(j, "tier", str_or_null(it->tier));
+		}
 		s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		if (s) {
 			sbuf_adds(out, s);
@@ -809,19 +825,55 @@ same_str(const char *x, const char *y)
 	return x == y || (x && y && strcmp(x, y) == 0);
 }
 
+/* Is the pending or approved hold it the one h describes (pid and why aside)? */
+static bool
+same_hold(const struct item *it, const struct appr_hold *h)
+{
+	return it->pub.kind == APPR_HOLD && it->pub.port == h->port &&
+	    same_str(it->pub.host, h->host) && same_str(it->pub.binary, h->binary) &&
+	    same_str(it->pub.method, h->method) && same_str(it->pub.path, h->path) &&
+	    same_str(it->pub.entry, h->entry) && same_str(it->pub.provider, h->provider) &&
+	    same_str(it->pub.tier, h->tier);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* The change a hold asks for, in one line for the human. */
+static char *
+hold_diff(const struct appr_hold *h)
+{
+	const char *bin = h->binary ? h->binary : "(unknown binary)";
+	char *what, *d;
+
+	if (h->provider)
+		what = xasprintf("let %s send a model request classified %s to provider '%s' "
+		    "(%s:%u)", bin, h->tier ? h->tier : "?", h->provider, h->host, h->port);
+	else if (h->method)
+		what = xasprintf("let %s send %s %s to %s:%u (rules of policy entry '%s')", bin,
+		    h->method, h->path ? h->path : "?", h->host, h->port, h->entry ? h->entry : "?");
+	else
+		what = xasprintf("allow %s to reach %s:%u", bin, h->host, h->port);
+	if (!h->why)
+		return what;
+	d = xasprintf("%s (denied: %s)", what, h->why);
+	free(what);
+	return d;
+}
+
 const struct appr_item *
-approvals_hold(struct approvals *a, const char *binary, pid_t pid, const char *host,
-    uint16_t port, const char *why)
+approvals_hold(struct approvals *a, const struct appr_hold *h)
 {
 	struct item *it;
 
-	if (!a->c.ask || !host)
+	if (!a->c.ask || !h->host)
 		return NULL;
 	for (size_t i = 0; i < a->n; i++) {
 		it = a->v[i];
-		if (it->pub.kind == APPR_HOLD && it->pub.status == APPR_PENDING &&
-		    it->pub.port == port && same_str(it->pub.host, host) &&
-		    same_str(it->pub.binary, binary)) {
+		if (it->pub.status == APPR_PENDING && same_hold(it, h)) {
 			it->pub.coalesced++;
 			return &it->pub;
 		}
@@ -829,18 +881,17 @@ approvals_hold(struct approvals *a, const char *binary, pid_t pid, const char *h
 	if (count_pending(a) >= a->c.max_pending)
 		return NULL;
 	it = item_new(a, APPR_HOLD);
-	it->pub.binary = binary ? xstrdup(binary) : NULL;
-	it->pub.pid = pid;
-	it->pub.host = xstrdup(host);
-	it->pub.port = port;
+	it->pub.binary = dup_or_null(h->binary);
+	it->pub.pid = h->pid;
+	it->pub.host = xstrdup(h->host);
+	it->pub.port = h->port;
+	it->pub.method = dup_or_null(h->method);
+	it->pub.path = dup_or_null(h->path);
+	it->pub.entry = dup_or_null(h->entry);
+	it->pub.provider = dup_or_null(h->provider);
+	it->pub.tier = dup_or_null(h->tier);
 	it->pub.coalesced = 1;
-	it->pub.diff = xasprintf("allow %s to reach %s:%u%s%s", binary ? binary : "(unknown binary)",
-	    host, port, why ? " (denied: " : "", why ? why : "");
-	if (why) {
-		char *d = xasprintf("%s)", it->pub.diff);
-		free(it->pub.diff);
-		it->pub.diff = d;
-	}
+	it->pub.diff = hold_diff(h);
 	it->pub.expires_ns = it->pub.created_ns + (uint64_t)a->c.hold_timeout_ms * 1000000ull;
 	{
 		const struct policy *cur;
@@ -848,7 +899,12 @@ approvals_hold(struct approvals *a, const char *binary, pid_t pid, const char *h
 		current(a, &cur, &it->pub.revision, &hash);
 		snprintf(it->pub.hash, sizeof(it->pub.hash), "%s", hash);
 	}
-	approvals_risks_hold(binary, host, &it->pub.risks);
+	approvals_risks_hold(h->binary, h->host, &it->pub.risks);
+	if (h->method)
+		approvals_risks_request(h->method, h->path, &it->pub.risks);
+	if (h->provider)
+		strv_take(&it->pub.risks, xasprintf("sends data classified %s to provider '%s', "
+		    "whose max_tier is below it", h->tier ? h->tier : "?", h->provider));
 	changed(a, it, "approval.requested");
 	return &it->pub;
 }
@@ -889,7 +945,9 @@ approvals_grant_for(struct approvals *a, const struct dest *d, const struct bini
 
 		if (it->pub.status != APPR_APPROVED || !it->grant_live || it->pub.expires_ns <= now)
 			continue;
-		if (it->pub.kind == APPR_HOLD) {
+		if (it->pub.kind == APPR_HOLD && (it->pub.method || it->pub.provider)) {
+			ok = false;
+		} else if (it->pub.kind == APPR_HOLD) {
 			ok = it->pub.port == d->port && same_str(it->pub.host, d->host) &&
 			    (!it->pub.binary || same_str(it->pub.binary, who->exe));
 		} else {
@@ -900,6 +958,26 @@ approvals_grant_for(struct approvals *a, const struct dest *d, const struct bini
 			ok = nd.allow;
 		}
 		if (!ok)
+			continue;
+		if (consume && it->pub.grant == GRANT_ONCE && --it->uses_left == 0)
+			it->grant_live = false;
+		return &it->pub;
+	}
+	return NULL;
+}
+
+const struct appr_item *
+approvals_grant_request(struct approvals *a, const struct appr_hold *h, bool consume)
+{
+	uint64_t now = now_ns();
+
+	if (!h->method && !h->provider)
+		return NULL;
+	for (size_t i = 0; i < a->n; i++) {
+		struct item *it = a->v[i];
+
+		if (it->pub.status != APPR_APPROVED || !it->grant_live || it->pub.expires_ns <= now ||
+		    !same_hold(it, h))
 			continue;
 		if (consume && it->pub.grant == GRANT_ONCE && --it->uses_left == 0)
 			it->grant_live = false;
@@ -934,6 +1012,107 @@ errs_to_werr(json_t *errs, struct werr *err)
 	return r;
 }
 
+/* An exact request path as a rule glob: its glob characters made literal. */
+static char *
+glob_literal(const char *path)
+{
+	struct sbuf b;
+
+	sbuf_init(&b, 2 * HTTP_TARGET_MAX + 1);
+	for (const char *p = path; *p; p++) {
+		if (*p == '*' || *p == '?' || *p == '[' || *p == '\\')
+			sbuf_adds(&b, "\\");
+		sbuf_add(&b, p, 1);
+	}
+	return b.p;
+}
+
+static void
+add_rule(struct endpoint *e, const char *method, const char *path)
+{
+	struct http_rule *r;
+
+	e->rules = xrealloc(e->rules, (e->nrules + 1) * sizeof(*e->rules));
+	r = &e->rules[e->nrules++];
+	memset(r, 0, sizeof(*r));
+	r->method = xstrdup(method);
+	r->path = xstrdup(path);
+}
+
+/*
+ * --always on a request hold: the running policy with an allow rule for
+ * the held method and exact path on every REST endpoint of the entry that
+ * covers the held host and port.  An `access` preset (which excludes
+ * rules) becomes the rules it stands for first, so nothing it allowed is
+ * lost.  Returns the candidate's canonical text (owned), or NULL with err.
+ */
+static char *
+request_rule_policy(struct approvals *a, const struct item *it, struct werr *err)
+{
+	static const char *const ro[] = { "GET", "HEAD", "OPTIONS", NULL };
+	static const char *const rw[] = { "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", NULL };
+	const struct policy *cur;
+	uint64_t rev;
+	const char *hash;
+	char *canon, *glob, *text = NULL;
+	struct policy p = { 0 };
+	struct policy_diags d = { 0 };
+	struct net_policy *np = NULL;
+	struct dest dst;
+	size_t changed_eps = 0;
+
+	current(a, &cur, &rev, &hash);
+	if (!cur) {
+		werr_set(err, "%s: no running policy", it->pub.id);
+		return NULL;
+	}
+	if (dest_normalize(it->pub.host, it->pub.port, &dst)) {
+		werr_set(err, "%s: its host cannot be matched", it->pub.id);
+		return NULL;
+	}
+	canon = policy_canonical(cur);
+	if (policy_load_buffer("running", canon, strlen(canon), &p, &d) != 0) {
+		werr_set(err, "%s: the running policy does not load back (%s)", it->pub.id,
+		    d.n ? d.v[0].msg : "?");
+		goto out;
+	}
+	for (size_t i = 0; i < p.nnet; i++)
+		if (strcmp(p.net[i].key, it->pub.entry) == 0)
+			np = &p.net[i];
+	if (!np) {
+		werr_set(err, "%s: policy entry '%s' is gone from the running policy; approve it "
+		    "--once or --for instead", it->pub.id, it->pub.entry);
+		goto out;
+	}
+	glob = glob_literal(it->pub.path);
+	for (size_t i = 0; i < np->nendpoints; i++) {
+		struct endpoint *e = &np->endpoints[i];
+
+		if (e->protocol != PROTO_REST || !netpolicy_endpoint_matches(e, &dst, NULL))
+			continue;
+		if (e->access == ACCESS_READ_ONLY || e->access == ACCESS_READ_WRITE)
+			for (const char *const *m = e->access == ACCESS_READ_ONLY ? ro : rw; *m; m++)
+				add_rule(e, *m, "**");
+		e->access = ACCESS_NONE;
+		add_rule(e, it->pub.method, glob);
+		changed_eps++;
+	}
+	free(glob);
+	if (!changed_eps) {
+		werr_set(err, "%s: policy entry '%s' no longer inspects requests to %s:%u; approve it "
+		    "--once or --for instead", it->pub.id, it->pub.entry, it->pub.host, it->pub.port);
+		goto out;
+	}
+	text = policy_canonical(&p);
+out:
+	policy_diags_free(&d);
+	policy_free(&p);
+	free(canon);
+	return text;
+}
+
+static int approve_request_always(struct approvals *a, struct item *it, struct werr *err);
+
 static int
 approve_always(struct approvals *a, struct item *it, struct werr *err)
 {
@@ -944,6 +1123,12 @@ approve_always(struct approvals *a, struct item *it, struct werr *err)
 	char hash[65] = "";
 	int r;
 
+	if (it->pub.kind == APPR_HOLD && it->pub.provider)
+		return werr_set(err, "%s: a model request held by the privacy router is approved "
+		    "--once or --for; a provider's max_tier changes only by editing the policy "
+		    "(warden policy set)", it->pub.id);
+	if (it->pub.kind == APPR_HOLD && it->pub.method)
+		return approve_request_always(a, it, err);
 	if (it->pub.kind == APPR_HOLD) {
 		if (!it->pub.binary)
 			return werr_set(err, "%s: the program that asked is unknown; approve it --once "
@@ -979,6 +1164,49 @@ approve_always(struct approvals *a, struct item *it, struct werr *err)
 	it->pub.revision = rev;
 	snprintf(it->pub.hash, sizeof(it->pub.hash), "%s", hash);
 	return 0;
+}
+
+/* --always on a request hold: the entry gains a rule, applied live. */
+static int
+approve_request_always(struct approvals *a, struct item *it, struct werr *err)
+{
+	const struct policy *cur;
+	const char *hash;
+	char *canon_cur, *text;
+	struct policy cand = { 0 };
+	struct policy_diags d = { 0 };
+	uint64_t rev = 0;
+	char newhash[65] = "";
+	int r;
+
+	if (!a->h.apply)
+		return werr_set(err, "policies cannot be changed in this sandbox");
+	if (!(text = request_rule_policy(a, it, err)))
+		return -1;
+	current(a, &cur, &rev, &hash);
+	canon_cur = policy_canonical(cur);
+	if (policy_load_buffer("approval", text, strlen(text), &cand, &d) != 0) {
+		r = werr_set(err, "the policy would be invalid: %s", d.n ? d.v[0].msg : "?");
+		goto out;
+	}
+	r = a->h.apply(a->h.arg, text, strlen(text), &rev, newhash, err);
+	if (r == 0) {
+		free(it->pub.name);
+		it->pub.name = xstrdup(it->pub.entry);
+		free(it->pub.entry_yaml);
+		free(it->pub.diff);
+		it->pub.entry_yaml = NULL;
+		it->pub.diff = NULL;
+		describe(it, &cand, canon_cur);
+		it->pub.revision = rev;
+		snprintf(it->pub.hash, sizeof(it->pub.hash), "%s", newhash);
+	}
+out:
+	policy_diags_free(&d);
+	policy_free(&cand);
+	free(canon_cur);
+	free(text);
+	return r;
 }
 
 /* A proposal granted --once or --for: its entry alone, to decide connections against. */

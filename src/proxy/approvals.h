@@ -9,7 +9,11 @@
  *               policy before it is ever shown to a human;
  *   a hold      (approvals.mode: ask) a connection or request the policy
  *               denies, kept waiting while a human decides; identical ones
- *               (same binary, host and port) coalesce into one item.
+ *               coalesce into one item.  Three shapes: a connection
+ *               (binary, host, port); a request an endpoint's rules refused
+ *               (also method, path and the entry whose rules decided); a
+ *               model request the privacy router refused (also the
+ *               provider it would go to and the tier it was given).
  *
  * A human decides on the host (warden approve / deny, through the control
  * socket): --always turns the item into a new policy revision (applied
@@ -59,6 +63,10 @@ struct appr_item {
 	char *diff;			/* human-readable change against the running policy */
 	char *host;			/* a hold's (or a proposal's first endpoint's) host */
 	uint16_t port;
+	/* A request hold: what the rules of entry `entry` refused (path normalised). */
+	char *method, *path, *entry;
+	/* A router hold: where the request would go, and the tier it was given. */
+	char *provider, *tier;
 	/* Why, in the agent's words: untrusted text, shown as such. */
 	char *intent;
 	/* Risk notes warden computed (wildcard host, private address, interpreter or shell, ...). */
@@ -115,13 +123,24 @@ const struct appr_item *approvals_get(const struct approvals *a, const char *id)
 void approvals_item_json(const struct appr_item *it, struct sbuf *out);
 
 /*
- * Hold-and-ask: a connection of binary to host:port the policy denied
- * (why).  Returns the pending item it now waits on (a new one, or an
- * identical one it coalesces with), or NULL when holding is off or the
- * store is full (then the denial stands).
+ * Hold-and-ask: what the policy denied (why), described by h (borrowed:
+ * the store copies what it keeps).  A connection names binary, host and
+ * port; a request adds method, path and entry; a router hold adds
+ * provider and tier.  Returns the pending item it now waits on (a new
+ * one, or an identical one it coalesces with: every field equal but pid
+ * and why), or NULL when holding is off or the store is full (then the
+ * denial stands).
  */
-const struct appr_item *approvals_hold(struct approvals *a, const char *binary, pid_t pid,
-    const char *host, uint16_t port, const char *why);
+struct appr_hold {
+	const char *binary;
+	pid_t pid;
+	const char *host;
+	uint16_t port;
+	const char *method, *path, *entry;	/* a request; NULL for a connection */
+	const char *provider, *tier;		/* a model request the router refused */
+	const char *why;
+};
+const struct appr_item *approvals_hold(struct approvals *a, const struct appr_hold *h);
 /* A held connection went away (its client closed) or was answered. */
 void approvals_release(struct approvals *a, const char *id);
 
@@ -129,15 +148,29 @@ void approvals_release(struct approvals *a, const char *id);
  * Temporary grants (--once, --for): the approved item that lets who reach
  * d now, or NULL.  who is the connecting binary with its ancestors (a
  * proposal's entry may say children: true).  consume: this connection
- * uses a --once grant up.
+ * uses a --once grant up.  Request and router holds never grant a
+ * connection.
  */
 const struct appr_item *approvals_grant_for(struct approvals *a, const struct dest *d,
     const struct binident *who, bool consume);
+/*
+ * The same for one request or one model request: the approved hold whose
+ * every field (binary, host, port, method, path, entry; or provider and
+ * tier) equals h's, or NULL.  Only holds grant requests: a proposal is a
+ * policy entry, and decides as one once applied (--always).
+ */
+const struct appr_item *approvals_grant_request(struct approvals *a, const struct appr_hold *h,
+    bool consume);
 
 /*
  * Host side (control socket).  grant: ONCE, FOR (for_ms), ALWAYS; deny
  * with reason.  0, or -1 with err (unknown id, already decided, the new
- * policy invalid -- then nothing changed).
+ * policy invalid -- then nothing changed).  --always on a request hold
+ * adds an allow rule (that method, that exact path, any query) to the
+ * endpoint of the entry whose rules refused it, an `access` preset
+ * rewritten as the rules it stands for; on a router hold it is refused
+ * (a provider's max_tier is changed by editing the policy, not by
+ * approving one request).
  */
 int approvals_approve(struct approvals *a, const char *id, enum appr_grant grant,
     uint64_t for_ms, struct werr *err);
@@ -173,6 +206,8 @@ void approvals_tick(struct approvals *a, uint64_t now);
  */
 void approvals_risks_entry(const struct policy *p, const struct net_policy *np, struct strv *out);
 void approvals_risks_hold(const char *binary, const char *host, struct strv *out);
+/* A held request's method and path: what an allow rule for them would open. */
+void approvals_risks_request(const char *method, const char *path, struct strv *out);
 /* A binary path or glob that is, or may match, a shell or an interpreter. */
 bool approvals_is_interpreter(const char *path);
 

@@ -205,3 +205,18 @@ approvals_risks_hold(const char *binary, const char *host, struct strv *out)
 		strv_take(out, xasprintf("binary %s is a shell or interpreter: "
 		    "network access for any code it runs", binary));
 }
+
+void
+approvals_risks_request(const char *method, const char *path, struct strv *out)
+{
+	static const char *const writes[] = { "POST", "PUT", "PATCH", "DELETE", NULL };
+
+	for (const char *const *w = writes; *w; w++)
+		if (strcmp(method, *w) == 0)
+			strv_take(out, xasprintf("%s changes data on the server", method));
+	if (strcmp(method, "*") == 0 || strcmp(method, "CONNECT") == 0 ||
+	    strcmp(method, "TRACE") == 0)
+		strv_take(out, xasprintf("method %s is unusual for an API", method));
+	if (path && strchr(path, '?') == NULL)
+		strv_take(out, xasprintf("--always allows %s %s with any query string", method, path));
+}

@@ -488,8 +488,8 @@ take_grant(struct conn *c, struct netdecision *d)
 	return true;
 }
 
-static void
-unhold(struct conn *c)
+void
+px_unhold(struct conn *c)
 {
 	if (c->waiter) {
 		approvals_unwait(c->waiter);
@@ -522,7 +522,7 @@ on_hold_decided(void *arg, const struct appr_item *it)
 	if (it->status == APPR_APPROVED) {
 		px_decide_on(c, c->px->policy, &d);
 		if (d.allow || take_grant(c, &d)) {
-			unhold(c);
+			px_unhold(c);
 			if (d.rule)
 				snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name :
 				    d.rule->key);
@@ -542,7 +542,7 @@ on_hold_decided(void *arg, const struct appr_item *it)
 		snprintf(why, sizeof(why), "held for approval: no decision within %u s (%s)", s,
 		    c->held_why ? c->held_why : "denied by the policy");
 	}
-	unhold(c);
+	px_unhold(c);
 	px_deny(c, why);
 }
 
@@ -559,7 +559,8 @@ hold(struct conn *c, const char *why)
 
 	if (!px->approvals || !c->exe)
 		return false;
-	it = approvals_hold(px->approvals, c->exe, c->pid, c->dst.host, c->dst.port, why);
+	it = approvals_hold(px->approvals, &(struct appr_hold){ .binary = c->exe, .pid = c->pid,
+	    .host = c->dst.host, .port = c->dst.port, .why = why });
 	if (!it)
 		return false;
 	snprintf(c->held, sizeof(c->held), "%s", it->id);
@@ -568,7 +569,7 @@ hold(struct conn *c, const char *why)
 	c->deadline = 0;
 	c->waiter = approvals_wait(px->approvals, c->held, on_hold_decided, c);
 	if (!c->waiter) {
-		unhold(c);
+		px_unhold(c);
 		return false;
 	}
 	px_conn_update(c);
@@ -1290,7 +1291,7 @@ px_conn_close(struct conn *c)
 	if (c->st == C_DEAD)
 		return;
 	c->st = C_DEAD;
-	unhold(c);
+	px_unhold(c);
 	l7_free(c);
 	evloop_del(px->loop, &c->cio);
 	close(c->cfd);
@@ -1464,7 +1465,7 @@ sweep(struct proxy *px)
 
 			px_decide_on(c, px->policy, &d);
 			if (d.allow) {
-				unhold(c);
+				px_unhold(c);
 				snprintf(c->rule, sizeof(c->rule), "%s", d.rule->name ? d.rule->name :
 				    d.rule->key);
 				proceed(c, &d);

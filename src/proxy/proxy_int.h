@@ -166,6 +166,8 @@ void px_conn_update(struct conn *c);
 /* Watch fd for events; a side that hung up with nothing to wait for leaves the loop. */
 void px_watch(struct proxy *px, struct ev_io *io, int fd, uint32_t events, bool hup);
 void px_conn_close(struct conn *c);
+/* Stop waiting on a hold's item (c->held) and let the store know this one went. */
+void px_unhold(struct conn *c);
 /* An --add-host pin for name, or NULL. */
 const struct add_host *px_pinned(const struct proxy *px, const char *name);
 /* An IP literal or a pinned name as a one-entry addrinfo (free with px_free_ai), or NULL. */

@@ -464,6 +464,67 @@ answer_error_bad(struct conn *c)
 	    "requests (POST /v1/messages HTTP/1.1)");
 }
 
+/* ---- hold-and-ask for one request ---------------------------------------- */
+
+/*
+ * The human decided on (or time ran out for) the item a held request
+ * waits on.  Whatever the outcome, the request is decided again from its
+ * head, still unread in the client buffer: approved, the policy now has
+ * its rule (--always) or a grant lets it through (--once, --for); denied
+ * or expired, it is refused with resume_why.  Runs from the store's
+ * decision (the control socket's handler) or its tick.
+ */
+static void
+on_request_decided(void *arg, const struct appr_item *it)
+{
+	struct conn *c = arg;
+	struct l7 *x = c->l7;
+
+	c->waiter = NULL;
+	if (c->st != C_L7 || !x || x->rq != RQ_HELD)
+		return;
+	free(x->resume_why);
+	if (it->status == APPR_APPROVED) {
+		x->resume_why = xasprintf("held for approval: approved (%s), but the policy still "
+		    "does not allow it", it->id);
+	} else if (it->status == APPR_DENIED) {
+		x->resume_why = xasprintf("held for approval: denied by the operator: %s",
+		    it->reason && *it->reason ? it->reason : "no reason given");
+	} else {
+		unsigned secs = it->expires_ns > it->created_ns ?
+		    (unsigned)((it->expires_ns - it->created_ns + 500000000u) / 1000000000u) : 0;
+		x->resume_why = xasprintf("held for approval: no decision within %u s", secs);
+	}
+	px_unhold(c);
+	x->rq = RQ_HEAD;
+	l7_kick(c);
+}
+
+bool
+l7_hold(struct conn *c, const struct appr_hold *h, const char *why)
+{
+	struct l7 *x = c->l7;
+	const struct appr_item *it;
+
+	if (!c->px->approvals || !h->binary || c->held[0])
+		return false;
+	it = approvals_hold(c->px->approvals, &(struct appr_hold){ .binary = h->binary,
+	    .pid = h->pid, .host = h->host, .port = h->port, .method = h->method,
+	    .path = h->path, .entry = h->entry, .provider = h->provider, .tier = h->tier,
+	    .why = why });
+	if (!it)
+		return false;
+	snprintf(c->held, sizeof(c->held), "%s", it->id);
+	c->held_why = xstrdup(why);
+	c->waiter = approvals_wait(c->px->approvals, c->held, on_request_decided, c);
+	if (!c->waiter) {
+		px_unhold(c);
+		return false;
+	}
+	x->rq = RQ_HELD;
+	return true;
+}
+
 /*
  * One complete request head is in the client buffer: decide it and, when
  * allowed, queue it upstream.  Returns false when the connection is
@@ -487,6 +548,10 @@ on_request(struct conn *c)
 	ssize_t n = http_parse_request(x->c.in, x->c.inlen, &req, &status, &why);
 	bool upgrade, ok = false;
 	char reason[600];
+	/* Set when this request was held and a human (or the clock) has decided. */
+	_cleanup_free_ char *resume = x->resume_why;
+
+	x->resume_why = NULL;
 
 	if (n == 0) {
 		if (x->c.inlen >= HTTP_MAX_HEAD) {
@@ -602,8 +667,37 @@ on_request(struct conn *c)
 		sbuf_adds(&extra, "\"matched\":");
 		sbuf_add_json(&extra, hd.matched);
 	}
+	/*
+	 * Refused by the rules (not by an explicit deny_rules entry, which is
+	 * the policy's own final word): an operator's temporary grant for this
+	 * very request lets it through; otherwise, with approvals.mode: ask,
+	 * it waits for a human.
+	 */
+	if (hd.verdict == HTTP_DENY && strncmp(hd.matched, "deny_rules", 10) != 0 && c->exe) {
+		struct appr_hold h = { .binary = c->exe, .pid = c->pid, .host = c->dst.host,
+		    .port = c->dst.port, .method = req.method, .path = t.path, .entry = d.rule->key };
+		const struct appr_item *g = px->approvals ?
+		    approvals_grant_request(px->approvals, &h, true) : NULL;
+
+		if (g) {
+			hd.verdict = HTTP_ALLOW;
+			snprintf(hd.matched, sizeof(hd.matched), "approval:%s", g->id);
+			snprintf(hd.reason, sizeof(hd.reason), "request %s %s allowed by the "
+			    "operator's approval %s (a temporary grant)", req.method, t.audit, g->id);
+			if (extra.len)
+				sbuf_adds(&extra, ",");
+			sbuf_adds(&extra, "\"approval\":");
+			sbuf_add_json(&extra, g->id);
+		} else if (!resume && l7_hold(c, &h, hd.reason)) {
+			sbuf_free(&extra);
+			ok = true;
+			goto out;
+		}
+	}
 	if (hd.verdict == HTTP_DENY) {
-		refuse(c, 403, "policy_denied", hd.reason, req.method, t.audit,
+		if (resume)
+			snprintf(reason, sizeof(reason), "%s: %s", resume, hd.reason);
+		refuse(c, 403, "policy_denied", resume ? reason : hd.reason, req.method, t.audit,
 		    extra.len ? extra.p : NULL);
 		sbuf_free(&extra);
 		goto out;
@@ -1093,6 +1187,12 @@ on_event(struct conn *c)
 void
 l7_on_client(struct conn *c, uint32_t events)
 {
+	/* A held request's client went away while a human was deciding: nothing goes upstream. */
+	if (c->l7->rq == RQ_HELD) {
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			px_conn_close(c);
+		return;
+	}
 	on_event(c);
 }
 
@@ -1135,6 +1235,12 @@ l7_update(struct conn *c)
 			    (x->u.hs_done ? 0 : x->u.want ? 0 : EPOLLIN);
 		break;
 	case P_EXCHANGE:
+		if (x->rq == RQ_HELD) {
+			/* Nothing is read while held: only a hang-up is news. */
+			ce = EPOLLRDHUP | (l7_out_pending(&x->c) ? EPOLLOUT : 0);
+			ue = side_events(x, &x->u, false);
+			break;
+		}
 		ce = side_events(x, &x->c, x->rq != RQ_DONE && (x->rq != RQ_HEAD ||
 		    x->rs == RS_IDLE) && l7_out_pending(&x->u) < OUT_HIGH);
 		/* Between requests the upstream is watched too: its closing ends the connection. */
@@ -1173,7 +1279,8 @@ l7_sweep(struct conn *c, uint64_t now)
 		px_conn_close(c);
 		return;
 	}
-	if (now - c->last_active >= c->px->idle_ns)
+	/* A held request waits as long as approvals.timeout says, not the idle timeout. */
+	if (x->rq != RQ_HELD && now - c->last_active >= c->px->idle_ns)
 		px_conn_close(c);
 }
 
@@ -1186,6 +1293,7 @@ l7_free(struct conn *c)
 		return;
 	infer_free(c);
 	papi_free(c);
+	free(x->resume_why);
 	side_free(&x->c);
 	side_free(&x->u);
 	free(x);

@@ -22,8 +22,10 @@ enum phase { P_SNIFF, P_HANDSHAKE, P_EXCHANGE, P_UPGRADED, P_CLOSING };
 /*
  * RQ_G*: a request the privacy router holds: its body is being read
  * whole (GBODY), classified (GWAIT), or its provider connected (GCONNECT).
+ * RQ_HELD: a request the rules refused, waiting for a human
+ * (approvals.mode: ask); its head is still unread in the client buffer.
  */
-enum rqst { RQ_HEAD, RQ_BODY, RQ_GBODY, RQ_GWAIT, RQ_GCONNECT, RQ_DONE };
+enum rqst { RQ_HEAD, RQ_BODY, RQ_GBODY, RQ_GWAIT, RQ_GCONNECT, RQ_HELD, RQ_DONE };
 enum rsst { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
 
 /* One side of the connection, seen as a byte stream (TLS or plain). */
@@ -58,6 +60,12 @@ struct l7 {
 	unsigned nreq;
 	struct infer *g;	/* the request the router holds, or NULL */
 	struct papi *pa;	/* a policy.local request being read or waiting, or NULL */
+	/*
+	 * A held request was decided: it is decided again from its head, and
+	 * if it is still refused, this says why (the operator's reason, the
+	 * timeout).  Owned; taken by the next decision.
+	 */
+	char *resume_why;
 };
 
 void l7_out_add(struct side *s, const void *p, size_t n);
@@ -78,6 +86,16 @@ bool l7_hdr_is(const struct http_header *h, const char *name);
 bool l7_token_in_list(const char *v, size_t n, const char *tok);
 /* Run the engine for c now (after an asynchronous answer arrived) and update its watches. */
 void l7_kick(struct conn *c);
+/*
+ * Hold-and-ask for one request: h describes it (binary, destination,
+ * method and path, or provider and tier); why is the denial.  True when
+ * it now waits on a pending item (x->rq is RQ_HELD, nothing more is read
+ * from the client); false when the denial stands (holding off, store
+ * full, unknown binary, or the request is being decided again after a
+ * hold).  When the human decides, x->rq is RQ_HEAD again, x->resume_why
+ * is set, and the engine runs: the request is decided again.
+ */
+bool l7_hold(struct conn *c, const struct appr_hold *h, const char *why);
 
 /* proxy_infer.c */
 /*

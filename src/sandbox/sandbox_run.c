@@ -501,13 +501,29 @@ add_shown(struct sbuf *b, const char *t, size_t max)
 		sbuf_adds(b, "...");
 }
 
-/* What an item asks for, in one line: "wants HOST:PORT" and a proposal's entry name. */
+/*
+ * What an item asks for, in one line: "wants HOST:PORT" (a request hold:
+ * "wants METHOD PATH on HOST:PORT"; a router hold names the provider) and
+ * a proposal's entry name.
+ */
 static void
 add_what(struct sbuf *b, const struct appr_item *it)
 {
 	sbuf_adds(b, "binary=");
 	add_shown(b, it->binary ? it->binary : "?", 200);
 	sbuf_adds(b, " wants ");
+	if (it->method) {
+		add_shown(b, it->method, 32);
+		sbuf_adds(b, " ");
+		add_shown(b, it->path ? it->path : "?", 200);
+		sbuf_adds(b, " on ");
+	} else if (it->provider) {
+		sbuf_adds(b, "to send a ");
+		add_shown(b, it->tier ? it->tier : "?", 32);
+		sbuf_adds(b, " model request to provider ");
+		add_shown(b, it->provider, 64);
+		sbuf_adds(b, " via ");
+	}
 	add_shown(b, it->host && *it->host ? it->host : "?", 200);
 	sbuf_addf(b, ":%u", it->port);
 	if (it->kind == APPR_PROPOSAL) {
@@ -646,7 +662,8 @@ appr_changed(void *arg, const struct appr_item *it, const char *event)
 	bool grant_end = strcmp(event, "approval.expired") == 0 && it->status == APPR_APPROVED;
 	struct event ev = {
 		.type = event, .binary = it->binary, .pid = it->pid, .dst = it->host,
-		.port = it->port, .rule = it->name, .reason = it->reason,
+		.port = it->port, .rule = it->name ? it->name : it->entry, .reason = it->reason,
+		.method = it->method, .path = it->path,
 		.revision = it->revision ? it->revision : s->revision,
 		.policy_hash = it->hash[0] ? it->hash : s->st.policy_hash,
 	};
@@ -670,6 +687,12 @@ appr_changed(void *arg, const struct appr_item *it, const char *event)
 		    (unsigned long long)((it->expires_ns - now) / 1000000u));
 	if (it->coalesced > 1)
 		sbuf_addf(&x, ",\"coalesced\":%u", it->coalesced);
+	if (it->provider) {
+		sbuf_adds(&x, ",\"provider\":");
+		sbuf_add_json(&x, it->provider);
+		sbuf_adds(&x, ",\"tier\":");
+		sbuf_add_json(&x, it->tier ? it->tier : "");
+	}
 	sbuf_adds(&x, ",\"risks\":[");
 	for (size_t i = 0; i < it->risks.n; i++) {
 		if (i)

@@ -269,6 +269,167 @@ is "$(grep -c held-gone "$UP_LOG")" 0 "... and nothing reached the upstream"
 like "$(jsonl_query "$T_TMP/trails/g.jsonl" "[r.get('event') for r in recs]")" "approval.expired" \
 	"... recorded as approval.expired"
 
+# ---- hold-and-ask for single requests (an endpoint's rules) -------------------------------
+
+pol_rest() {	# pol_rest TIMEOUT: curl may GET /ok/** on files.example.com; the rest is asked for
+	local f
+	f=$(mktmp pol)/policy.yaml
+	write_policy "$f" <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [$SYS_RO]
+network_policies:
+  files:
+    endpoints:
+      - host: files.example.com
+        port: $P
+        protocol: rest
+        rules:
+          - allow: {method: GET, path: "/ok/**"}
+        deny_rules:
+          - {method: DELETE, path: "/**"}
+    binaries:
+      - path: $CURL_EXE
+approvals: {mode: ask, timeout: $1}
+EOF
+	printf '%s\n' "$f"
+}
+POL_REST=$(pol_rest 30s)
+POL_REST2=$(pol_rest 2s)
+
+# Three identical requests the rules refuse: one item naming method and path; --once answers each.
+agent ra <<EOF
+curl -sS -o /dev/null -w '%{http_code}' http://files.example.com:$P/ok/first >ra.0
+for i in 1 2 3; do
+	curl -sS -o ra.body\$i -w '%{http_code}' -X POST -d "item \$i" http://files.example.com:$P/api/items >ra.\$i &
+done
+wait
+EOF
+bg ra "$POL_REST"
+id=$(item ra hold)
+like "$id" "^h-" "a request the rules refuse is held (approvals.mode: ask)"
+sleep 1
+listing=$("$WARDEN" approvals "${PFX}ra" --json 2>/dev/null)
+is "$(grep -c '"kind":"hold"' <<<"$listing")" 1 "... three identical requests are one item"
+like "$listing" '"method":"POST","path":"/api/items","entry":"files"' "... naming method, path and the entry"
+like "$("$WARDEN" approvals "${PFX}ra" 2>/dev/null)" "POST /api/items" "... which warden approvals shows"
+"$WARDEN" approve "$id" --once >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file ra.0)" 200 "the allowed GET went through before"
+is "$(file ra.1)$(file ra.2)$(file ra.3)" 200200200 "approved --once: each held request proceeds"
+is "$(grep -c "POST /api/items" "$UP_LOG")" 3 "... and reaches the upstream, once each"
+like "$(field ra.body1 method)" POST "... as the request it was"
+
+# Denied with a reason: 403, the reason, nothing upstream.
+agent rd <<EOF
+curl -sS -o rd.body -w '%{http_code}' -X POST -d x http://files.example.com:$P/api/deny-me >rd.code
+EOF
+bg rd "$POL_REST"
+id=$(item rd hold)
+"$WARDEN" deny "$id" --reason "no writes during the freeze" >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file rd.code)" 403 "a held request denied: 403"
+like "$(field rd.body reason)" "denied by the operator: no writes during the freeze" "... with the operator's reason"
+is "$(grep -c "/api/deny-me" "$UP_LOG")" 0 "... and nothing reached the upstream"
+
+# --always: the entry gains a rule for that method and path; the next one is not held.
+agent rw <<EOF
+curl -sS -o rw.before http://policy.local/v1/policy
+curl -sS -o /dev/null -w '%{http_code}' -X PUT -d v http://files.example.com:$P/api/settings >rw.1
+curl -sS -o /dev/null -w '%{http_code}' -X PUT -d v http://files.example.com:$P/api/settings >rw.2
+curl -sS -o /dev/null -w '%{http_code}' -m 3 -X PUT -d v http://files.example.com:$P/api/settings/x >rw.3
+curl -sS -o rw.after http://policy.local/v1/policy
+EOF
+bg rw "$POL_REST"
+id=$(item rw hold)
+"$WARDEN" approve "$id" --always >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file rw.1)" 200 "approved --always: the held request proceeds"
+is "$(file rw.2)" 200 "... and the same request again is allowed without asking"
+like "$(file rw.3)" "^(000|403)$" "... but not another path (held again)"
+check "... under a new policy hash" test "$(field rw.after hash)" != "$(field rw.before hash)"
+like "$(field rw.after policy)" 'method: "PUT", path: "/api/settings"' "... whose entry has the new rule"
+is "$(grep -c "PUT /api/settings " "$UP_LOG")" 2 "... both reached the upstream"
+
+# No decision in time: 403 saying so.
+agent rt <<EOF
+curl -sS -o rt.body -w '%{http_code}' -X POST -d x http://files.example.com:$P/api/slow >rt.code
+EOF
+bg rt "$POL_REST2"
+wait "$BG_PID"
+is "$(file rt.code)" 403 "a held request with no decision within approvals.timeout: 403"
+like "$(field rt.body reason)" "no decision within 2 s" "... saying so"
+
+# An explicit deny_rules entry is the policy's final word: refused at once, never held.
+agent rx <<EOF
+curl -sS -o rx.body -w '%{http_code}' -X DELETE http://files.example.com:$P/api/items/1 >rx.code
+EOF
+bg rx "$POL_REST"
+wait "$BG_PID"
+is "$(file rx.code)" 403 "a request matching deny_rules is refused without asking"
+like "$(field rx.body reason)" "deny_rules" "... naming the rule"
+is "$(grep -c approval.requested "$T_TMP/trails/rx.jsonl")" 0 "... and nothing was held"
+
+# The client goes away while its request is held: the item goes, nothing reaches the upstream.
+agent rg <<EOF
+curl -sS -m 2 -o /dev/null -X POST -d x http://files.example.com:$P/api/gone
+echo \$? >rg.rc
+sleep 3
+EOF
+bg rg "$POL_REST"
+id=$(item rg hold)
+check "the request is held" test -n "$id"
+sleep 3
+is "$(pending rg)" 0 "the held request's client went away: the item is gone"
+wait "$BG_PID"
+is "$(file rg.rc)" 28 "... (curl gave up: timeout)"
+is "$(grep -c /api/gone "$UP_LOG")" 0 "... and nothing reached the upstream"
+
+# Over TLS (the request inspected inside a CONNECT tunnel), after an allowed request on the same connection.
+tls=$(mktmp tls)
+make_cert "$tls" secure.example.com || { echo "Bail out! openssl cannot make a certificate"; exit 1; }
+HTTP_UP_LOG=$UP_LOG
+start_https_upstream "$tls" || { echo "Bail out! the HTTPS upstream did not start"; exit 1; }
+SP=$UP_PORT TLS_LOG=$UP_LOG TLS_HDR=$UP_HEADERS
+UP_LOG=$HTTP_UP_LOG
+POL_TLS=$(mktmp pol)/policy.yaml
+write_policy "$POL_TLS" <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [$SYS_RO]
+network_policies:
+  secure:
+    endpoints:
+      - host: secure.example.com
+        port: $SP
+        protocol: rest
+        access: read-only
+    binaries:
+      - path: $CURL_EXE
+approvals: {mode: ask, timeout: 30s}
+EOF
+agent rs <<EOF
+curl -sS -o /dev/null -w '%{http_code} ' https://secure.example.com:$SP/ok/a \
+	--next -o rs.body -w '%{http_code}' -X POST -d x https://secure.example.com:$SP/api/tls >rs.code
+EOF
+timeout 120 "$WARDEN" run --no-tty --name "${PFX}rs" --policy "$POL_TLS" --workdir "$WORKDIR" \
+	--audit-log "$T_TMP/trails/rs.jsonl" --upstream-ca "$tls/cert.pem" \
+	--add-host secure.example.com:127.0.0.1 -- "$WORKDIR/rs.sh" </dev/null >"$T_TMP/rs.out" 2>"$T_TMP/rs.err" &
+BG_PID=$!
+track_pid "$BG_PID"
+track_name "${PFX}rs"
+id=$(item rs hold)
+like "$("$WARDEN" approvals "${PFX}rs" --json 2>/dev/null)" '"method":"POST","path":"/api/tls"' \
+	"a request inside a TLS tunnel is held, on a kept-alive connection"
+"$WARDEN" approve "$id" --once >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file rs.code)" "200 200" "... and proceeds on that connection once approved"
+is "$(grep -c "POST /api/tls" "$TLS_LOG")" 1 "... reaching the upstream once"
+is "$(jsonl_query "$TLS_HDR" "[r['method'] + ' ' + str(r['conn']) for r in recs] == ['GET ' + str(recs[0]['conn']), 'POST ' + str(recs[0]['conn'])]")" True \
+	"... after the GET, on the same upstream connection"
+
 # ---- refused proposals, rate limit, no way to approve oneself ----------------------------
 
 agent f <<EOF

@@ -19,6 +19,7 @@
 
 #include "../../src/policy/policy.h"
 #include "../../src/proxy/approvals.h"
+#include "../../src/proxy/httprules.h"
 #include "../../src/proxy/netpolicy.h"
 
 #include "check.h"
@@ -141,6 +142,15 @@ grant(struct approvals *a, const struct dest *d, const char *exe, bool consume)
 	struct binident who = { .exe = exe };
 
 	return approvals_grant_for(a, d, &who, consume);
+}
+
+/* A held connection. */
+static const struct appr_item *
+hold_conn(struct approvals *a, const char *exe, pid_t pid, const char *host, uint16_t port,
+    const char *why)
+{
+	return approvals_hold(a, &(struct appr_hold){ .binary = exe, .pid = pid, .host = host,
+	    .port = port, .why = why });
 }
 
 static bool
@@ -602,17 +612,17 @@ test_holds(void)
 	begin("holds: coalescing, expiry, client gone, --always");
 	fake_init(&f, base_yaml);
 	a = store(&f, false, 10);
-	CHECK(approvals_hold(a, "/usr/bin/curl", 7, "example.com", 443, "no policy") == NULL,
+	CHECK(hold_conn(a, "/usr/bin/curl", 7, "example.com", 443, "no policy") == NULL,
 	    "no hold in deny mode");
 	approvals_free(a);
 	a = store(&f, true, 10);
-	h1 = approvals_hold(a, "/usr/bin/curl", 7, "example.com", 443, "no policy");
+	h1 = hold_conn(a, "/usr/bin/curl", 7, "example.com", 443, "no policy");
 	CHECK(h1 && strncmp(h1->id, "h-", 2) == 0, "hold created");
 	snprintf(id, sizeof(id), "%s", h1->id);
-	h2 = approvals_hold(a, "/usr/bin/curl", 8, "example.com", 443, "no policy");
+	h2 = hold_conn(a, "/usr/bin/curl", 8, "example.com", 443, "no policy");
 	CHECK(h2 == h1, "identical request coalesces");
 	CHECK_INT(h1->coalesced, 2);
-	h3 = approvals_hold(a, "/usr/bin/wget", 9, "example.com", 443, "no policy");
+	h3 = hold_conn(a, "/usr/bin/wget", 9, "example.com", 443, "no policy");
 	CHECK(h3 && h3 != h1, "another binary is another item");
 	snprintf(id3, sizeof(id3), "%s", h3->id);
 	CHECK(has_event(&f, "approval.requested", id), "approval.requested for the hold");
@@ -636,7 +646,7 @@ test_holds(void)
 
 	/* Expiry at the hold timeout. */
 	a = store(&f, true, 10);
-	h1 = approvals_hold(a, "/usr/bin/curl", 7, "10.1.2.3", 8080, NULL);
+	h1 = hold_conn(a, "/usr/bin/curl", 7, "10.1.2.3", 8080, NULL);
 	CHECK(h1 && has_risk(h1, "private"), "private address risk");
 	snprintf(id, sizeof(id), "%s", h1->id);
 	fired = 0;
@@ -651,7 +661,7 @@ test_holds(void)
 	CHECK_INT(fired, 1);
 
 	/* --once on a hold: that binary to that host:port, once. */
-	h1 = approvals_hold(a, "/usr/bin/bash", 7, "example.com", 443, NULL);
+	h1 = hold_conn(a, "/usr/bin/bash", 7, "example.com", 443, NULL);
 	CHECK(h1 && has_risk(h1, "interpreter"), "shell risk");
 	snprintf(id, sizeof(id), "%s", h1->id);
 	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
@@ -661,7 +671,7 @@ test_holds(void)
 
 	/* --once on a hold three requests coalesced into: each of the three, no fourth. */
 	for (int k = 0; k < 3; k++)
-		h1 = approvals_hold(a, "/usr/bin/wget", 7, "example.com", 443, NULL);
+		h1 = hold_conn(a, "/usr/bin/wget", 7, "example.com", 443, NULL);
 	CHECK(h1 && h1->coalesced == 3, "three coalesced");
 	snprintf(id, sizeof(id), "%s", h1->id);
 	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
@@ -685,15 +695,15 @@ test_max_pending(void)
 	begin("max_pending");
 	fake_init(&f, base_yaml);
 	a = approvals_new(&h, &c);
-	CHECK(approvals_hold(a, "/usr/bin/curl", 1, "a.example", 443, NULL) != NULL, "1st");
-	CHECK(approvals_hold(a, "/usr/bin/curl", 1, "b.example", 443, NULL) != NULL, "2nd");
-	CHECK(approvals_hold(a, "/usr/bin/curl", 1, "c.example", 443, NULL) == NULL, "full");
-	CHECK(approvals_hold(a, "/usr/bin/curl", 1, "a.example", 443, NULL) != NULL,
+	CHECK(hold_conn(a, "/usr/bin/curl", 1, "a.example", 443, NULL) != NULL, "1st");
+	CHECK(hold_conn(a, "/usr/bin/curl", 1, "b.example", 443, NULL) != NULL, "2nd");
+	CHECK(hold_conn(a, "/usr/bin/curl", 1, "c.example", 443, NULL) == NULL, "full");
+	CHECK(hold_conn(a, "/usr/bin/curl", 1, "a.example", 443, NULL) != NULL,
 	    "coalescing still works when full");
 	CHECK_INT(propose(a, pypi, NULL, &out), 429);
 	sbuf_free(&out);
 	approvals_tick(a, now_ns() + 2000000000ull);
-	CHECK(approvals_hold(a, "/usr/bin/curl", 1, "c.example", 443, NULL) != NULL,
+	CHECK(hold_conn(a, "/usr/bin/curl", 1, "c.example", 443, NULL) != NULL,
 	    "room again after expiry");
 	approvals_free(a);
 	fake_free(&f);
@@ -785,6 +795,169 @@ test_grant_children(void)
 	fake_free(&f);
 }
 
+static const char rest_yaml[] =
+	"version: 1\n"
+	"network_policies:\n"
+	"  gh:\n"
+	"    endpoints:\n"
+	"      - host: api.github.com\n"
+	"        port: 443\n"
+	"        protocol: rest\n"
+	"        access: read-only\n"
+	"      - host: other.example\n"
+	"        port: 443\n"
+	"        protocol: rest\n"
+	"        rules:\n"
+	"          - allow: {method: GET, path: /x}\n"
+	"    binaries:\n"
+	"      - path: /usr/bin/curl\n";
+
+/* What the rules of the running policy's entry `key` decide for method path on host. */
+static enum http_verdict
+rules_say(const struct fake *f, const char *key, const char *host, const char *method,
+    const char *path)
+{
+	struct http_target t = { 0 };
+	struct http_decision hd = { .verdict = HTTP_DENY };
+	struct dest d;
+
+	if (dest_normalize(host, 443, &d) || http_target_normalize(path, strlen(path), false, &t))
+		return HTTP_DENY;
+	for (size_t i = 0; i < f->p.nnet; i++) {
+		const struct net_policy *np = &f->p.net[i];
+		if (strcmp(np->key, key) != 0)
+			continue;
+		for (size_t k = 0; k < np->nendpoints; k++)
+			if (netpolicy_endpoint_matches(&np->endpoints[k], &d, NULL))
+				http_rules_check(&np->endpoints[k], method, &t, &hd);
+	}
+	http_target_free(&t);
+	return hd.verdict;
+}
+
+static void
+test_request_holds(void)
+{
+	struct fake f;
+	struct approvals *a;
+	struct werr err = { 0 };
+	struct dest d;
+	struct appr_hold post = { .binary = "/usr/bin/curl", .pid = 7, .host = "api.github.com",
+		.port = 443, .method = "POST", .path = "/repos/o/r/issues", .entry = "gh",
+		.why = "no rule allows POST" };
+	struct appr_hold other = post, router = { .binary = "/usr/bin/curl", .pid = 7,
+		.host = "inference.local", .port = 80, .provider = "openai", .tier = "confidential" };
+	const struct appr_item *h1, *h2;
+	char id[APPR_ID_MAX], hash0[65];
+	struct sbuf out;
+
+	begin("request holds");
+	fake_init(&f, rest_yaml);
+	a = store(&f, true, 10);
+	dest_normalize("api.github.com", 443, &d);
+
+	/* Identical requests coalesce; another path or method is another item. */
+	h1 = approvals_hold(a, &post);
+	h2 = approvals_hold(a, &post);
+	CHECK(h1 && h1 == h2 && h1->coalesced == 2, "identical requests coalesce");
+	CHECK(h1 && h1->method && strcmp(h1->method, "POST") == 0 && h1->entry &&
+	    strcmp(h1->entry, "gh") == 0, "method and entry kept");
+	CHECK(h1 && strstr(h1->diff, "POST /repos/o/r/issues") != NULL, "diff names the request: %s",
+	    h1 ? h1->diff : "");
+	CHECK(h1 && has_risk(h1, "changes data"), "write method risk");
+	CHECK(h1 && has_risk(h1, "any query"), "query risk");
+	snprintf(id, sizeof(id), "%s", h1->id);
+	other.path = "/repos/o/r/pulls";
+	h2 = approvals_hold(a, &other);
+	CHECK(h2 && h2 != approvals_get(a, id), "another path: another item");
+	other.path = post.path;
+	other.method = "PUT";
+	CHECK(approvals_hold(a, &other) != approvals_get(a, id), "another method: another item");
+	CHECK(approvals_hold(a, &(struct appr_hold){ .binary = "/usr/bin/curl", .pid = 7,
+	    .host = "api.github.com", .port = 443 }) != approvals_get(a, id),
+	    "a connection hold is another item");
+
+	/* The listing shows what the request is. */
+	sbuf_init(&out, 1 << 20);
+	approvals_list_json(a, &out);
+	CHECK(strstr(out.p, "\"method\":\"POST\"") && strstr(out.p, "\"path\":\"/repos/o/r/issues\"") &&
+	    strstr(out.p, "\"entry\":\"gh\""), "listed with method, path, entry");
+	sbuf_free(&out);
+
+	/* --once: exactly that request (twice: two were coalesced), never a connection. */
+	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
+	CHECK(grant(a, &d, "/usr/bin/curl", true) == NULL, "a request grant is no connection grant");
+	other.method = "POST";
+	other.path = "/repos/o/r/pulls";
+	CHECK(approvals_grant_request(a, &other, true) == NULL, "another path is not granted");
+	other.path = post.path;
+	other.binary = "/usr/bin/wget";
+	CHECK(approvals_grant_request(a, &other, true) == NULL, "another binary is not granted");
+	CHECK(approvals_grant_request(a, &post, true) != NULL, "granted (1)");
+	CHECK(approvals_grant_request(a, &post, true) != NULL, "granted (2)");
+	CHECK(approvals_grant_request(a, &post, true) == NULL, "used up");
+
+	/* --always: the entry's endpoint gains the rule; its access preset becomes rules. */
+	CHECK(rules_say(&f, "gh", "api.github.com", "POST", "/repos/o/r/issues") == HTTP_DENY,
+	    "denied before");
+	h1 = approvals_hold(a, &post);
+	snprintf(id, sizeof(id), "%s", h1->id);
+	memcpy(hash0, f.hash, 65);
+	CHECK_INT(approvals_approve(a, id, GRANT_ALWAYS, 0, &err), 0);
+	CHECK(strcmp(hash0, f.hash) != 0, "a new policy hash");
+	CHECK(rules_say(&f, "gh", "api.github.com", "POST", "/repos/o/r/issues") == HTTP_ALLOW,
+	    "allowed after --always");
+	CHECK(rules_say(&f, "gh", "api.github.com", "POST", "/repos/o/r/pulls") == HTTP_DENY,
+	    "only that path");
+	CHECK(rules_say(&f, "gh", "api.github.com", "DELETE", "/repos/o/r/issues") == HTTP_DENY,
+	    "only that method");
+	CHECK(rules_say(&f, "gh", "api.github.com", "GET", "/anything/else") == HTTP_ALLOW &&
+	    rules_say(&f, "gh", "api.github.com", "OPTIONS", "/") == HTTP_ALLOW,
+	    "what access: read-only allowed still is");
+	CHECK(rules_say(&f, "gh", "other.example", "GET", "/y") == HTTP_DENY,
+	    "the entry's other endpoint unchanged");
+	h1 = approvals_get(a, id);
+	CHECK(h1 && h1->diff && strstr(h1->diff, "+") && strstr(h1->diff, "/repos/o/r/issues"),
+	    "the diff shows the new rule: %s", h1 && h1->diff ? h1->diff : "");
+	CHECK(h1 && strcmp(h1->host, "api.github.com") == 0, "the host stays the request's");
+
+	/* A path with glob characters is written literally. */
+	post.path = "/a*/[b]?";
+	h1 = approvals_hold(a, &post);
+	snprintf(id, sizeof(id), "%s", h1->id);
+	CHECK_INT(approvals_approve(a, id, GRANT_ALWAYS, 0, &err), 0);
+	CHECK(rules_say(&f, "gh", "api.github.com", "POST", "/a*/[b]%3F") == HTTP_ALLOW,
+	    "the literal path allowed");
+	CHECK(rules_say(&f, "gh", "api.github.com", "POST", "/ab/b%3F") == HTTP_DENY &&
+	    rules_say(&f, "gh", "api.github.com", "POST", "/a*/b%3F") == HTTP_DENY,
+	    "not as a glob");
+
+	/* An entry that has gone: --always refused with a reason, --once still possible. */
+	post.entry = "gone";
+	post.path = "/z";
+	h1 = approvals_hold(a, &post);
+	snprintf(id, sizeof(id), "%s", h1->id);
+	CHECK_INT(approvals_approve(a, id, GRANT_ALWAYS, 0, &err), -1);
+	CHECK(strstr(err.msg, "is gone") != NULL, "entry gone: %s", err.msg);
+	CHECK_INT(approvals_approve(a, id, GRANT_ONCE, 0, &err), 0);
+
+	/* A router hold: --always is refused (max_tier is the policy's to change), --for works. */
+	h1 = approvals_hold(a, &router);
+	CHECK(h1 && h1->provider && strcmp(h1->tier, "confidential") == 0, "router hold kept");
+	CHECK(h1 && strstr(h1->diff, "provider 'openai'") != NULL, "router diff: %s",
+	    h1 ? h1->diff : "");
+	snprintf(id, sizeof(id), "%s", h1->id);
+	CHECK_INT(approvals_approve(a, id, GRANT_ALWAYS, 0, &err), -1);
+	CHECK(strstr(err.msg, "max_tier") != NULL, "why: %s", err.msg);
+	CHECK_INT(approvals_approve(a, id, GRANT_FOR, 5000, &err), 0);
+	CHECK(approvals_grant_request(a, &router, true) != NULL &&
+	    approvals_grant_request(a, &router, true) != NULL, "--for: every match while it lasts");
+	router.tier = "restricted";
+	CHECK(approvals_grant_request(a, &router, true) == NULL, "a higher tier is not granted");
+	approvals_free(a);
+	fake_free(&f);
+}
+
 int
 main(void)
 {
@@ -801,6 +974,7 @@ main(void)
 	test_max_pending();
 	test_risks();
 	test_grant_children();
+	test_request_holds();
 	printf("1..%d\n%d passed, %d failed\n", n_pass + n_fail, n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }
