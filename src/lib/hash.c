@@ -1,7 +1,20 @@
+/*
+ * SHA-256 through OpenSSL's one-shot SHA256_Init/Update/Final rather than
+ * EVP: the EVP path initialises the library on first use (reads
+ * openssl.cnf, loads the default provider, builds its algorithm store:
+ * ~0.8 ms), and the policy hash is computed on the way to creating every
+ * sandbox, where that would be paid before the namespaces even exist.  The
+ * low-level functions run the same assembly (SHA extensions, AVX2) with no
+ * initialisation.  OpenSSL 3 marks them deprecated in favour of EVP, whose
+ * gain is the choice of a provider; these hashes (policy names, the audit
+ * chain, binary pins) need the standard function, not a particular
+ * implementation of it.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "hash.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,12 +33,13 @@ to_hex(const unsigned char md[32], char hex[SHA256_HEX_LEN + 1])
 void
 sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
 
-	/* EVP_Digest only fails on allocation failure inside OpenSSL. */
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-		abort();
+	/* These cannot fail: no allocation, no provider. */
+	SHA256_Init(&c);
+	SHA256_Update(&c, data, len);
+	SHA256_Final(md, &c);
 	to_hex(md, hex);
 }
 
@@ -33,14 +47,11 @@ int
 sha256_file_fd(int fd, char hex[SHA256_HEX_LEN + 1], struct werr *err)
 {
 	unsigned char buf[64 * 1024];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
 	ssize_t n;
 
-	/* As in sha256_hex, the EVP calls fail only when OpenSSL cannot allocate. */
-	if (!(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		abort();
+	SHA256_Init(&c);
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0)
@@ -48,16 +59,11 @@ sha256_file_fd(int fd, char hex[SHA256_HEX_LEN + 1], struct werr *err)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			werr_sys(err, "read");
-			EVP_MD_CTX_free(ctx);
-			return -1;
+			return werr_sys(err, "read");
 		}
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			abort();
+		SHA256_Update(&c, buf, (size_t)n);
 	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
-		abort();
-	EVP_MD_CTX_free(ctx);
+	SHA256_Final(md, &c);
 	to_hex(md, hex);
 	return 0;
 }

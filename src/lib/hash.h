@@ -1,4 +1,4 @@
-/* SHA-256 helpers over OpenSSL's EVP interface. */
+/* SHA-256 helpers (OpenSSL's low-level functions: no library initialisation). */
 #ifndef WARDEN_HASH_H
 #define WARDEN_HASH_H
 

@@ -196,13 +196,13 @@ sandbox_files_write_policy(const char *dir, const struct policy *p, uint64_t rev
 
 int
 sandbox_files_public(const char *state_dir, const struct policy *p, uint64_t rev,
-    struct werr *err)
+    const char *hash, struct werr *err)
 {
 	char dir[PATH_MAX];
 	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/public", state_dir);
-	if (sandbox_files_write_policy(dir, p, rev, NULL, err) < 0)
+	if (sandbox_files_write_policy(dir, p, rev, hash, err) < 0)
 		return -1;
 	/*
 	 * A mount the sandbox can attach in its own namespace whatever the

@@ -32,12 +32,13 @@ int sandbox_files_write_policy(const char *dir, const struct policy *p, uint64_t
     const char *hash, struct werr *err);
 
 /*
- * STATE_DIR/public, written as above, and something the sandbox can mount
- * at /etc/warden: a detached copy of its mount (open_tree; needs a
- * privileged warden), else the directory opened O_PATH (a rootless warden
- * owns it and binds it by its path).  Returns the fd, or -1 with err.
+ * STATE_DIR/public, written as above (hash as there), and something the
+ * sandbox can mount at /etc/warden: a detached copy of its mount
+ * (open_tree; needs a privileged warden), else the directory opened O_PATH
+ * (a rootless warden owns it and binds it by its path).  Returns the fd,
+ * or -1 with err.
  */
 int sandbox_files_public(const char *state_dir, const struct policy *p, uint64_t rev,
-    struct werr *err);
+    const char *hash, struct werr *err);
 
 #endif

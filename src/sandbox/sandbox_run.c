@@ -1226,9 +1226,10 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 			goto out_state;
 		}
 	}
+	policy_hash(spec->policy, s.st.policy_hash);
 	if ((local.hosts_fd = sandbox_files_write_hosts(s.state_dir, err)) < 0 ||
 	    (local.etc_warden_fd = sandbox_files_public(s.state_dir, spec->policy, s.revision,
-	    err)) < 0)
+	    s.st.policy_hash, err)) < 0)
 		goto out_state;
 	if (s.creds && write_placeholders(s.state_dir, s.creds, err) < 0)
 		goto out_state;
@@ -1276,11 +1277,6 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 	s.st.init_pid = s.init_pid;
 	s.st.init_start = proc_start_time(s.init_pid);
 	s.st.started = (int64_t)time(NULL);
-	/*
-	 * Hashing needs OpenSSL's one-time initialisation (~1 ms); done here it
-	 * overlaps with init building the root on the other CPU.
-	 */
-	policy_hash(spec->policy, s.st.policy_hash);
 	s.st.policy_revision = s.revision;
 	snprintf(s.st.workdir, sizeof(s.st.workdir), "%s", spec->workdir);
 	snprintf(s.st.home, sizeof(s.st.home), "%s", spec->home ? spec->home : "");
