@@ -80,6 +80,9 @@ struct infer {
 	struct sbuf classifiers;	/* [{name,tier,decision,latency_us},...] */
 	enum tier tier;
 	char chosen[PROVIDER_NAME_MAX];
+	/* Refused and held (approvals.mode: ask): the provider it would go to; the grant it went on. */
+	char held_for[PROVIDER_NAME_MAX];
+	char approval[APPR_ID_MAX];
 	struct sbuf send;		/* head + body for the provider (may hold a secret) */
 	/* Connecting to the provider. */
 	struct resolve_req *rq;
@@ -213,6 +216,10 @@ add_audit_fields(struct conn *c, struct sbuf *x, const char *provider)
 	}
 	if (g->nredacted)
 		sbuf_addf(x, ",\"redacted\":%zu", g->nredacted);
+	if (g->approval[0]) {
+		sbuf_adds(x, ",\"approval\":");
+		sbuf_add_json(x, g->approval);
+	}
 	sbuf_addf(x, ",\"bytes\":%zu", g->body.len);
 }
 
@@ -475,6 +482,8 @@ note_verdict(struct infer *g, const struct guard_verdict *v)
 }
 
 static void send_to(struct conn *c, const struct infer_provider *p);
+static const struct infer_provider *granted_or_held(struct conn *c,
+    const struct infer_provider *first, const char *why);
 
 static void
 on_verdict(void *arg, const struct guard_verdict *v)
@@ -554,12 +563,107 @@ on_verdict(void *arg, const struct guard_verdict *v)
 		    "receive that (%s)", tier_name(g->tier), g->pass == 2 ? " even after redaction" :
 		    "", inf->on_no_provider == INFER_ON_NONE_REDACT ? "nothing to redact helps" :
 		    "on_no_provider: deny");
-		deny(c, 403, reason, cand, n, true);
-		goto out;
+		chosen = granted_or_held(c, cand[0], reason);
+		if (!chosen) {
+			if (x->rq != RQ_HELD)
+				deny(c, 403, reason, cand, n, true);
+			goto out;
+		}
 	}
 	send_to(c, chosen);
 out:
 	l7_kick(c);
+}
+
+/* ---- hold-and-ask ------------------------------------------------------------------- */
+
+/*
+ * A refused model request as a hold: who, through which doorway, to which
+ * provider (the most preferred candidate), at which tier.  A grant must
+ * match all of it: --once/--for on one tier never covers a higher one.
+ */
+static struct appr_hold
+route_hold(const struct conn *c, const char *provider)
+{
+	const struct infer *g = c->l7->g;
+
+	return (struct appr_hold){ .binary = c->exe, .pid = c->pid,
+	    .host = g->direct[0] ? c->dst.host : "inference.local",
+	    .port = g->direct[0] ? c->dst.port : 80, .provider = provider,
+	    .tier = tier_name(g->tier) };
+}
+
+/*
+ * The human decided on the item a held model request waits on: approved,
+ * the grant (--once, --for) sends it to the provider the hold named, as
+ * it would have been sent (the redaction, if it was redacted); anything
+ * else refuses it.  The policy may have changed meanwhile: the provider
+ * is looked up again, and the grant must still be there.
+ */
+static void
+on_route_decided(void *arg, const struct appr_item *it)
+{
+	struct conn *c = arg;
+	struct l7 *x = c->l7;
+	struct infer *g = x ? x->g : NULL;
+	const struct infer_provider *p;
+	char reason[700];
+
+	c->waiter = NULL;
+	if (c->st != C_L7 || !g || x->rq != RQ_HELD)
+		return;
+	px_unhold(c);
+	x->rq = RQ_GWAIT;
+	if (it->status == APPR_APPROVED) {
+		struct appr_hold h = route_hold(c, g->held_for);
+		const struct appr_item *gr;
+
+		p = provider_named(c->px, g->held_for);
+		gr = p ? approvals_grant_request(c->px->approvals, &h, true) : NULL;
+		if (gr) {
+			snprintf(g->approval, sizeof(g->approval), "%s", gr->id);
+			send_to(c, p);
+			l7_kick(c);
+			return;
+		}
+		snprintf(reason, sizeof(reason), "held for approval: approved (%s), but provider "
+		    "'%s' %s", it->id, g->held_for, p ? "is no longer granted it" :
+		    "is no longer in the policy");
+	} else if (it->status == APPR_DENIED) {
+		snprintf(reason, sizeof(reason), "held for approval: denied by the operator: %s",
+		    it->reason && *it->reason ? it->reason : "no reason given");
+	} else {
+		unsigned secs = it->expires_ns > it->created_ns ?
+		    (unsigned)((it->expires_ns - it->created_ns + 500000000u) / 1000000000u) : 0;
+		snprintf(reason, sizeof(reason), "held for approval: no decision within %u s (%s)",
+		    secs, c->held_why ? c->held_why : "no provider may receive it");
+	}
+	deny(c, 403, reason, NULL, 0, true);
+	l7_kick(c);
+}
+
+/*
+ * No provider may receive the request.  An operator's grant for exactly
+ * this (binary, doorway, provider, tier) sends it to that provider
+ * (returned); with approvals.mode: ask it waits for a human (NULL, x->rq
+ * RQ_HELD); otherwise NULL and the refusal stands.
+ */
+static const struct infer_provider *
+granted_or_held(struct conn *c, const struct infer_provider *first, const char *why)
+{
+	struct infer *g = c->l7->g;
+	struct appr_hold h = route_hold(c, first->name);
+	const struct appr_item *gr;
+
+	if (!c->px->approvals || !c->exe)
+		return NULL;
+	if ((gr = approvals_grant_request(c->px->approvals, &h, true))) {
+		snprintf(g->approval, sizeof(g->approval), "%s", gr->id);
+		return first;
+	}
+	if (l7_hold(c, &h, why, on_route_decided))
+		snprintf(g->held_for, sizeof(g->held_for), "%s", first->name);
+	return NULL;
 }
 
 /* ---- sending to the provider ------------------------------------------------------- */

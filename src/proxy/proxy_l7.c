@@ -501,7 +501,7 @@ on_request_decided(void *arg, const struct appr_item *it)
 }
 
 bool
-l7_hold(struct conn *c, const struct appr_hold *h, const char *why)
+l7_hold(struct conn *c, const struct appr_hold *h, const char *why, appr_wait_fn fn)
 {
 	struct l7 *x = c->l7;
 	const struct appr_item *it;
@@ -516,7 +516,7 @@ l7_hold(struct conn *c, const struct appr_hold *h, const char *why)
 		return false;
 	snprintf(c->held, sizeof(c->held), "%s", it->id);
 	c->held_why = xstrdup(why);
-	c->waiter = approvals_wait(c->px->approvals, c->held, on_request_decided, c);
+	c->waiter = approvals_wait(c->px->approvals, c->held, fn ? fn : on_request_decided, c);
 	if (!c->waiter) {
 		px_unhold(c);
 		return false;
@@ -688,7 +688,7 @@ on_request(struct conn *c)
 				sbuf_adds(&extra, ",");
 			sbuf_adds(&extra, "\"approval\":");
 			sbuf_add_json(&extra, g->id);
-		} else if (!resume && l7_hold(c, &h, hd.reason)) {
+		} else if (!resume && l7_hold(c, &h, hd.reason, NULL)) {
 			sbuf_free(&extra);
 			ok = true;
 			goto out;

@@ -91,11 +91,12 @@ void l7_kick(struct conn *c);
  * method and path, or provider and tier); why is the denial.  True when
  * it now waits on a pending item (x->rq is RQ_HELD, nothing more is read
  * from the client); false when the denial stands (holding off, store
- * full, unknown binary, or the request is being decided again after a
- * hold).  When the human decides, x->rq is RQ_HEAD again, x->resume_why
- * is set, and the engine runs: the request is decided again.
+ * full, unknown binary).  When the human decides, fn runs (it must set
+ * x->rq and answer or go on); fn NULL: x->rq is RQ_HEAD again,
+ * x->resume_why is set, and the engine runs, so the request is decided
+ * again from its head.
  */
-bool l7_hold(struct conn *c, const struct appr_hold *h, const char *why);
+bool l7_hold(struct conn *c, const struct appr_hold *h, const char *why, appr_wait_fn fn);
 
 /* proxy_infer.c */
 /*

@@ -811,6 +811,84 @@ is "$(arrived "$CHEAP_LOG" t1)" 0 "the timed-out request never reached a provide
 like "$(jsonl_query "$TRAIL" '[e.get("reason") for e in ev("inference.route", decision="deny")]')" "hasty" \
 	"the trail has the inference.route deny naming the classifier"
 
+# ---- hold-and-ask: a model request no provider may receive ------------------------------------
+
+# cheap (internal) is the only provider: health data (confidential) has nowhere to go.
+POL_ASK=$(mktmp pol)/ask.yaml
+write_policy "$POL_ASK" <<EOF
+$(policy_head cheap)
+inference:
+  providers:
+    cheap: {format: anthropic, base_url: "https://api.cheap.test:$CHEAP_PORT", max_tier: internal, credential: cheap}
+  routes:
+    - {models: ["*"], providers: [cheap]}
+approvals: {mode: ask, timeout: 30s}
+EOF
+"$PYTHON" -c 'import json, sys; print(json.dumps({"model": sys.argv[1], "max_tokens": 16,
+    "messages": [{"role": "user", "content": sys.argv[2] + " ref=" + sys.argv[3]}]}))' \
+	"$CL" "$HEALTH" held-ok >"$WORKDIR/held-ok.json"
+"$PYTHON" -c 'import json, sys; print(json.dumps({"model": sys.argv[1], "max_tokens": 16,
+    "messages": [{"role": "user", "content": sys.argv[2] + " ref=" + sys.argv[3]}]}))' \
+	"$CL" "$HEALTH" held-no >"$WORKDIR/held-no.json"
+chmod 644 "$WORKDIR"/held-*.json
+cat >"$WORKDIR/held.sh" <<'EOF'
+#!/bin/sh
+cd "$(dirname "$0")" || exit 1
+curl -sS -o "held-$1.body" -w '%{http_code}' -H 'content-type: application/json' \
+	-H 'anthropic-version: 2023-06-01' --data-binary "@held-$1.json" \
+	http://inference.local/v1/messages >"held-$1.code"
+EOF
+chmod 755 "$WORKDIR/held.sh"
+
+# held_run CASE: the agent sends held-CASE.json in a sandbox of its own, in the background.
+held_run() {
+	HTRAIL=$TRAILS/held-$1-$RANDOM.jsonl
+	timeout 120 "$WARDEN" run --no-tty --name "inf$$-$1" --policy "$POL_ASK" --workdir "$WORKDIR" \
+		--audit-log "$HTRAIL" "${L7[@]}" -- "$WORKDIR/held.sh" "$1" \
+		</dev/null >"$T_TMP/held-$1.out" 2>>"$ALLERR" &
+	HELD_PID=$!
+	track_pid "$HELD_PID"
+	track_name "inf$$-$1"
+}
+# held_item NAME: the pending hold of sandbox inf$$-NAME, as JSON (waits up to 30 s).
+held_item() {
+	local i line
+	for ((i = 0; i < 150; i++)); do
+		line=$("$WARDEN" approvals "inf$$-$1" --json 2>/dev/null | grep '"kind":"hold"' | head -n 1)
+		if [[ -n $line ]]; then
+			printf '%s\n' "$line"
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+before=$(grep -c 'ref=held-ok' "$CHEAP_LOG")
+held_run ok
+it=$(held_item ok)
+is "$(jf "$it" provider tier host)" "cheap|confidential|inference.local" \
+	"a model request no provider may take is held, naming the provider and tier"
+id=$(jf "$it" id)
+out=$("$WARDEN" approve "$id" --always 2>&1)
+like "$out" "max_tier" "--always is refused for it: a provider's max_tier is the policy's to change"
+"$WARDEN" approve "$id" --once >/dev/null 2>&1
+wait "$HELD_PID"
+is "$(cat "$WORKDIR/held-ok.code")" 200 "approved --once: it goes to that provider"
+is "$(( $(grep -c 'ref=held-ok' "$CHEAP_LOG") - before ))" 1 "... which received it once"
+is "$(jsonl_query "$HTRAIL" "[(r.get('decision'), r.get('provider'), r.get('approval') == '$id') for r in ev('inference.route')]")" \
+	'[["allow", "cheap", true]]' "... recorded as inference.route allow naming the approval"
+
+held_run no
+it=$(held_item no)
+"$WARDEN" deny "$(jf "$it" id)" --reason "no patient data to that vendor" >/dev/null 2>&1
+wait "$HELD_PID"
+is "$(cat "$WORKDIR/held-no.code")" 403 "denied: 403"
+is "$(jf "$(cat "$WORKDIR/held-no.body")" error tier)" "inference_denied|confidential" "... inference_denied, with the tier"
+like "$(jf "$(cat "$WORKDIR/held-no.body")" reason)" "denied by the operator: no patient data to that vendor" \
+	"... and the operator's reason"
+is "$(grep -c 'ref=held-no' "$CHEAP_LOG")" 0 "... and the provider never saw it"
+
 # ---- nothing sensitive in the trails or in what warden printed -------------------------------------
 
 # leak_where VALUE: which events and fields of the trails hold VALUE.
