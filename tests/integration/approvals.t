@@ -352,6 +352,31 @@ check "... under a new policy hash" test "$(field rw.after hash)" != "$(field rw
 like "$(field rw.after policy)" 'method: "PUT", path: "/api/settings"' "... whose entry has the new rule"
 is "$(grep -c "PUT /api/settings " "$UP_LOG")" 2 "... both reached the upstream"
 
+# Two different requests held at once, decided independently; a --for grant covers the next one too.
+agent ri <<EOF
+curl -sS -o /dev/null -w '%{http_code}' -X POST -d a http://files.example.com:$P/api/a >ri.a &
+curl -sS -o ri.bbody -w '%{http_code}' -X POST -d b http://files.example.com:$P/api/b >ri.b &
+wait
+curl -sS -o /dev/null -w '%{http_code}' -m 5 -X POST -d a http://files.example.com:$P/api/a >ri.again
+EOF
+bg ri "$POL_REST"
+item ri hold >/dev/null
+for ((k = 0; k < 50; k++)); do
+	[[ $(pending ri) == 2 ]] && break
+	sleep 0.2
+done
+listing=$("$WARDEN" approvals "${PFX}ri" --json 2>/dev/null)
+id_a=$(grep '"path":"/api/a"' <<<"$listing" | "$PYTHON" -c 'import json, sys; print(json.loads(sys.stdin.readline())["id"])')
+id_b=$(grep '"path":"/api/b"' <<<"$listing" | "$PYTHON" -c 'import json, sys; print(json.loads(sys.stdin.readline())["id"])')
+check "two different held requests are two items" test -n "$id_a" -a -n "$id_b" -a "$id_a" != "$id_b"
+"$WARDEN" approve "$id_a" --for 30s >/dev/null 2>&1
+"$WARDEN" deny "$id_b" --reason "not b" >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file ri.a) $(file ri.b)" "200 403" "... one approved, the other denied, each answered on its own"
+like "$(field ri.bbody reason)" "denied by the operator: not b" "... the denied one with its reason"
+is "$(file ri.again)" 200 "a --for grant lets the same request through again while it lasts"
+is "$(grep -c "POST /api/a" "$UP_LOG") $(grep -c "POST /api/b" "$UP_LOG")" "2 0" "... and only what was granted reached the upstream"
+
 # No decision in time: 403 saying so.
 agent rt <<EOF
 curl -sS -o rt.body -w '%{http_code}' -X POST -d x http://files.example.com:$P/api/slow >rt.code
