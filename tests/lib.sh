@@ -504,6 +504,26 @@ start_git_server() {
 	GIT_SRV_PORT=$(cat "$dir/port")
 }
 
+# pending_item SANDBOX KIND: the JSON line (from warden approvals --json) of
+# SANDBOX's first pending item of KIND (proposal|hold), waiting up to 30 s.
+pending_item() {
+	local i line
+	for ((i = 0; i < 150; i++)); do
+		line=$("$WARDEN" approvals "$1" --json 2>/dev/null | "$PYTHON" -c 'import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line and json.loads(line).get("kind") == sys.argv[1]:
+        print(line)
+        break' "$2")
+		if [[ -n $line ]]; then
+			printf '%s\n' "$line"
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
 # json_get JSON KEY: one top-level field of a JSON object ("" when absent,
 # "<not json>" when JSON is not an object).
 json_get() {

@@ -1315,6 +1315,22 @@ approvals_deny(struct approvals *a, const char *id, const char *reason, struct w
 	return 0;
 }
 
+void
+approvals_refusal(const struct appr_item *it, const char *why, char *buf, size_t n)
+{
+	if (it->status == APPR_APPROVED) {
+		snprintf(buf, n, "held for approval: approved (%s), but ", it->id);
+	} else if (it->status == APPR_DENIED) {
+		snprintf(buf, n, "held for approval: denied by the operator: %s",
+		    it->reason && *it->reason ? it->reason : "no reason given");
+	} else {
+		unsigned secs = it->expires_ns > it->created_ns ?
+		    (unsigned)((it->expires_ns - it->created_ns + 500000000u) / 1000000000u) : 0;
+		snprintf(buf, n, "held for approval: no decision within %u s%s%s%s", secs,
+		    why ? " (" : "", why ? why : "", why ? ")" : "");
+	}
+}
+
 /* ---- waiters and time ------------------------------------------------------------ */
 
 struct appr_waiter *

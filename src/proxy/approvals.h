@@ -211,6 +211,15 @@ void approvals_risks_request(const char *method, const char *path, struct strv *
 /* A binary path or glob that is, or may match, a shell or an interpreter. */
 bool approvals_is_interpreter(const char *path);
 
+/*
+ * Why something held on item it is refused now that it is decided, into
+ * buf: "held for approval: denied by the operator: REASON", "held for
+ * approval: no decision within N s (WHY)" (why: the original denial, may
+ * be NULL), or for an approved item that still does not let it through
+ * "held for approval: approved (ID), but " for the caller to finish.
+ */
+void approvals_refusal(const struct appr_item *it, const char *why, char *buf, size_t n);
+
 const char *appr_status_name(enum appr_status s);
 const char *appr_grant_name(enum appr_grant g);
 

@@ -531,16 +531,12 @@ on_hold_decided(void *arg, const struct appr_item *it)
 			proceed(c, &d);
 			return;
 		}
-		snprintf(why, sizeof(why), "held for approval: approved (%s), but the policy still "
-		    "does not allow it: %s", it->id, d.reason);
-	} else if (it->status == APPR_DENIED) {
-		snprintf(why, sizeof(why), "held for approval: denied by the operator: %s",
-		    it->reason && *it->reason ? it->reason : "no reason given");
+		approvals_refusal(it, NULL, why, sizeof(why));
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "the policy still does not "
+		    "allow it: %s", d.reason);
 	} else {
-		unsigned s = it->expires_ns > it->created_ns ?
-		    (unsigned)((it->expires_ns - it->created_ns + 500000000u) / 1000000000u) : 0;
-		snprintf(why, sizeof(why), "held for approval: no decision within %u s (%s)", s,
-		    c->held_why ? c->held_why : "denied by the policy");
+		approvals_refusal(it, c->held_why ? c->held_why : "denied by the policy", why,
+		    sizeof(why));
 	}
 	px_unhold(c);
 	px_deny(c, why);

@@ -626,17 +626,11 @@ on_route_decided(void *arg, const struct appr_item *it)
 			l7_kick(c);
 			return;
 		}
-		snprintf(reason, sizeof(reason), "held for approval: approved (%s), but provider "
-		    "'%s' %s", it->id, g->held_for, p ? "is no longer granted it" :
-		    "is no longer in the policy");
-	} else if (it->status == APPR_DENIED) {
-		snprintf(reason, sizeof(reason), "held for approval: denied by the operator: %s",
-		    it->reason && *it->reason ? it->reason : "no reason given");
+		approvals_refusal(it, NULL, reason, sizeof(reason));
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "provider '%s' %s",
+		    g->held_for, p ? "is no longer granted it" : "is no longer in the policy");
 	} else {
-		unsigned secs = it->expires_ns > it->created_ns ?
-		    (unsigned)((it->expires_ns - it->created_ns + 500000000u) / 1000000000u) : 0;
-		snprintf(reason, sizeof(reason), "held for approval: no decision within %u s (%s)",
-		    secs, c->held_why ? c->held_why : "no provider may receive it");
+		approvals_refusal(it, c->held_why, reason, sizeof(reason));
 	}
 	deny(c, 403, reason, NULL, 0, true);
 	l7_kick(c);

@@ -479,22 +479,17 @@ on_request_decided(void *arg, const struct appr_item *it)
 {
 	struct conn *c = arg;
 	struct l7 *x = c->l7;
+	char why[600];
 
 	c->waiter = NULL;
 	if (c->st != C_L7 || !x || x->rq != RQ_HELD)
 		return;
+	approvals_refusal(it, NULL, why, sizeof(why));
+	if (it->status == APPR_APPROVED)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "the policy still does not "
+		    "allow it");
 	free(x->resume_why);
-	if (it->status == APPR_APPROVED) {
-		x->resume_why = xasprintf("held for approval: approved (%s), but the policy still "
-		    "does not allow it", it->id);
-	} else if (it->status == APPR_DENIED) {
-		x->resume_why = xasprintf("held for approval: denied by the operator: %s",
-		    it->reason && *it->reason ? it->reason : "no reason given");
-	} else {
-		unsigned secs = it->expires_ns > it->created_ns ?
-		    (unsigned)((it->expires_ns - it->created_ns + 500000000u) / 1000000000u) : 0;
-		x->resume_why = xasprintf("held for approval: no decision within %u s", secs);
-	}
+	x->resume_why = xstrdup(why);
 	px_unhold(c);
 	x->rq = RQ_HEAD;
 	l7_kick(c);

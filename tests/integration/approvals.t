@@ -27,15 +27,17 @@ P=$UP_PORT
 HOSTS=(--add-host files.example.com:127.0.0.1 --add-host other.example.com:127.0.0.1
 	--add-host third.example.com:127.0.0.1)
 
-pol() {	# pol APPROVALS-SECTION: a policy with no egress and that approvals section
-	local f
+# pol APPROVALS-SECTION [NETWORK-POLICIES]: a policy with that approvals
+# section and those network_policies (none when not given).
+pol() {
+	local f np=${2:-'{}'}
 	f=$(mktmp pol)/policy.yaml
 	write_policy "$f" <<EOF
 version: 1
 filesystem_policy:
   include_workdir: true
   read_only: [$SYS_RO]
-network_policies: {}
+network_policies: $np
 $1
 EOF
 	printf '%s\n' "$f"
@@ -71,21 +73,9 @@ bg() {
 
 # item NAME KIND: the id of $PFX$NAME's first pending item of KIND (proposal|hold), waiting up to 30 s.
 item() {
-	local i id
-	for ((i = 0; i < 150; i++)); do
-		id=$("$WARDEN" approvals "$PFX$1" --json 2>/dev/null | "$PYTHON" -c 'import json, sys
-for line in sys.stdin:
-    line = line.strip()
-    if line and json.loads(line).get("kind") == sys.argv[1]:
-        print(json.loads(line)["id"])
-        break' "$2")
-		if [[ -n $id ]]; then
-			printf '%s\n' "$id"
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
+	local line
+	line=$(pending_item "$PFX$1" "$2") || return 1
+	json_get "$line" id
 }
 
 # pending NAME: how many items $PFX$NAME has waiting.
@@ -271,29 +261,20 @@ like "$(jsonl_query "$T_TMP/trails/g.jsonl" "[r.get('event') for r in recs]")" "
 
 # ---- hold-and-ask for single requests (an endpoint's rules) -------------------------------
 
-pol_rest() {	# pol_rest TIMEOUT: curl may GET /ok/** on files.example.com; the rest is asked for
-	local f
-	f=$(mktmp pol)/policy.yaml
-	write_policy "$f" <<EOF
-version: 1
-filesystem_policy:
-  include_workdir: true
-  read_only: [$SYS_RO]
-network_policies:
+# pol_rest TIMEOUT: curl may GET /ok/** on files.example.com; the rest is asked for.
+pol_rest() {
+	pol "approvals: {mode: ask, timeout: $1}" "
   files:
     endpoints:
       - host: files.example.com
         port: $P
         protocol: rest
         rules:
-          - allow: {method: GET, path: "/ok/**"}
+          - allow: {method: GET, path: \"/ok/**\"}
         deny_rules:
-          - {method: DELETE, path: "/**"}
+          - {method: DELETE, path: \"/**\"}
     binaries:
-      - path: $CURL_EXE
-approvals: {mode: ask, timeout: $1}
-EOF
-	printf '%s\n' "$f"
+      - path: $CURL_EXE"
 }
 POL_REST=$(pol_rest 30s)
 POL_REST2=$(pol_rest 2s)

@@ -224,6 +224,17 @@ inference:
   on_no_provider: redact
 EOF
 
+# cheap_only: an inference section whose only provider is cheap (internal), for every model.
+cheap_only() {
+	cat <<EOF
+inference:
+  providers:
+    cheap: {format: anthropic, base_url: "https://api.cheap.test:$CHEAP_PORT", max_tier: internal, credential: cheap}
+  routes:
+    - {models: ["*"], providers: [cheap]}
+EOF
+}
+
 # Slow classifiers: "slow" sleeps when a body says SLEEP_MS=N and has time
 # for it; "hasty" sleeps on HASTY_MS=N and has 300 ms.  The tag makes
 # their command lines unique to this run, so the test kills exactly its own.
@@ -231,11 +242,7 @@ TAG=inference-t-$$-$RANDOM
 POL_SLOW=$(mktmp pol)/slow.yaml
 write_policy "$POL_SLOW" <<EOF
 $(policy_head cheap)
-inference:
-  providers:
-    cheap: {format: anthropic, base_url: "https://api.cheap.test:$CHEAP_PORT", max_tier: internal, credential: cheap}
-  routes:
-    - {models: ["*"], providers: [cheap]}
+$(cheap_only)
   timeout_ms: 10000
 classifiers:
   - name: slow
@@ -817,11 +824,7 @@ like "$(jsonl_query "$TRAIL" '[e.get("reason") for e in ev("inference.route", de
 POL_ASK=$(mktmp pol)/ask.yaml
 write_policy "$POL_ASK" <<EOF
 $(policy_head cheap)
-inference:
-  providers:
-    cheap: {format: anthropic, base_url: "https://api.cheap.test:$CHEAP_PORT", max_tier: internal, credential: cheap}
-  routes:
-    - {models: ["*"], providers: [cheap]}
+$(cheap_only)
 approvals: {mode: ask, timeout: 30s}
 EOF
 "$PYTHON" -c 'import json, sys; print(json.dumps({"model": sys.argv[1], "max_tokens": 16,
@@ -851,18 +854,7 @@ held_run() {
 	track_name "inf$$-$1"
 }
 # held_item NAME: the pending hold of sandbox inf$$-NAME, as JSON (waits up to 30 s).
-held_item() {
-	local i line
-	for ((i = 0; i < 150; i++)); do
-		line=$("$WARDEN" approvals "inf$$-$1" --json 2>/dev/null | grep '"kind":"hold"' | head -n 1)
-		if [[ -n $line ]]; then
-			printf '%s\n' "$line"
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
-}
+held_item() { pending_item "inf$$-$1" hold; }
 
 before=$(grep -c 'ref=held-ok' "$CHEAP_LOG")
 held_run ok
