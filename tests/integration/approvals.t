@@ -178,6 +178,46 @@ is "$(file c.2)" 403 "... and is denied again after 3 s"
 like "$(jsonl_query "$T_TMP/trails/c.jsonl" "[r.get('rule') for r in ev('net.connect', decision='allow')]")" \
 	"approval:$id" "the allowed connection's rule names the approval"
 
+# held_denied NAME POLICY WHAT PATH [CURL-ARG...]: the agent's request to
+# files.example.com:$P/PATH is held; denied with a reason, it gets 403 with
+# that reason, and nothing reaches the upstream.
+held_denied() {
+	local name=$1 policy=$2 what=$3 path=$4 id
+	shift 4
+	agent "$name" <<EOF
+curl -sS -o $name.body -w '%{http_code}' $* http://files.example.com:$P$path >$name.code
+EOF
+	bg "$name" "$policy"
+	id=$(item "$name" hold)
+	"$WARDEN" deny "$id" --reason "not during the freeze ($name)" >/dev/null 2>&1
+	wait "$BG_PID"
+	is "$(file "$name.code")" 403 "denied: the held $what gets 403"
+	like "$(field "$name.body" reason)" "denied by the operator: not during the freeze \\($name\\)" \
+		"... with the operator's reason"
+	is "$(grep -c "$path" "$UP_LOG")" 0 "... and nothing reached the upstream"
+}
+
+# held_gone NAME POLICY WHAT PATH [CURL-ARG...]: the agent's request is held
+# and its client gives up after 2 s: the item is released, nothing reaches
+# the upstream.
+held_gone() {
+	local name=$1 policy=$2 what=$3 path=$4 id
+	shift 4
+	agent "$name" <<EOF
+curl -sS -m 2 -o /dev/null $* http://files.example.com:$P$path
+echo \$? >$name.rc
+sleep 3
+EOF
+	bg "$name" "$policy"
+	id=$(item "$name" hold)
+	check "the $what is held" test -n "$id"
+	sleep 3
+	is "$(pending "$name")" 0 "the client of the held $what went away: the item is gone (released)"
+	wait "$BG_PID"
+	is "$(file "$name.rc")" 28 "... (curl gave up: timeout)"
+	is "$(grep -c "$path" "$UP_LOG")" 0 "... and nothing reached the upstream"
+}
+
 # ---- hold-and-ask: approve, deny ---------------------------------------------------------
 
 agent d <<EOF
@@ -191,17 +231,7 @@ wait "$BG_PID"
 is "$(file d.code)" 200 "approved: the held request proceeds"
 like "$(cat "$UP_LOG")" "GET /held-approve" "... and reaches the upstream"
 
-agent e <<EOF
-curl -sS -o e.body -w '%{http_code}' http://files.example.com:$P/held-deny >e.code
-EOF
-bg e "$POL_ASK"
-id=$(item e hold)
-"$WARDEN" deny "$id" --reason "not during the freeze" >/dev/null 2>&1
-wait "$BG_PID"
-is "$(file e.code)" 403 "denied: the held request gets 403"
-like "$(field e.body reason)" "denied by the operator: not during the freeze" "... with the operator's reason"
-unlike_up=$(grep -c "held-deny" "$UP_LOG")
-is "$unlike_up" 0 "... and nothing reached the upstream"
+held_denied e "$POL_ASK" connection /held-deny
 
 # Several held at once, identical ones coalesced into one item, each answered.
 agent m <<EOF
@@ -243,19 +273,7 @@ wait "$BG_PID"
 is "$(file t.code)" 403 "no decision within approvals.timeout: 403"
 like "$(field t.body reason)" "no decision within 2 s" "... saying so"
 
-agent g <<EOF
-curl -sS -m 2 -o /dev/null http://files.example.com:$P/held-gone
-echo \$? >g.rc
-sleep 3
-EOF
-bg g "$POL_ASK"
-id=$(item g hold)
-check "the connection is held" test -n "$id"
-sleep 3
-is "$(pending g)" 0 "the client went away: the held item is gone (released)"
-wait "$BG_PID"
-is "$(file g.rc)" 28 "... (curl gave up: timeout)"
-is "$(grep -c held-gone "$UP_LOG")" 0 "... and nothing reached the upstream"
+held_gone g "$POL_ASK" connection /held-gone
 like "$(jsonl_query "$T_TMP/trails/g.jsonl" "[r.get('event') for r in recs]")" "approval.expired" \
 	"... recorded as approval.expired"
 
@@ -303,16 +321,7 @@ is "$(grep -c "POST /api/items" "$UP_LOG")" 3 "... and reaches the upstream, onc
 like "$(field ra.body1 method)" POST "... as the request it was"
 
 # Denied with a reason: 403, the reason, nothing upstream.
-agent rd <<EOF
-curl -sS -o rd.body -w '%{http_code}' -X POST -d x http://files.example.com:$P/api/deny-me >rd.code
-EOF
-bg rd "$POL_REST"
-id=$(item rd hold)
-"$WARDEN" deny "$id" --reason "no writes during the freeze" >/dev/null 2>&1
-wait "$BG_PID"
-is "$(file rd.code)" 403 "a held request denied: 403"
-like "$(field rd.body reason)" "denied by the operator: no writes during the freeze" "... with the operator's reason"
-is "$(grep -c "/api/deny-me" "$UP_LOG")" 0 "... and nothing reached the upstream"
+held_denied rd "$POL_REST" request /api/deny-me -X POST -d x
 
 # --always: the entry gains a rule for that method and path; the next one is not held.
 agent rw <<EOF
@@ -378,19 +387,7 @@ like "$(field rx.body reason)" "deny_rules" "... naming the rule"
 is "$(grep -c approval.requested "$T_TMP/trails/rx.jsonl")" 0 "... and nothing was held"
 
 # The client goes away while its request is held: the item goes, nothing reaches the upstream.
-agent rg <<EOF
-curl -sS -m 2 -o /dev/null -X POST -d x http://files.example.com:$P/api/gone
-echo \$? >rg.rc
-sleep 3
-EOF
-bg rg "$POL_REST"
-id=$(item rg hold)
-check "the request is held" test -n "$id"
-sleep 3
-is "$(pending rg)" 0 "the held request's client went away: the item is gone"
-wait "$BG_PID"
-is "$(file rg.rc)" 28 "... (curl gave up: timeout)"
-is "$(grep -c /api/gone "$UP_LOG")" 0 "... and nothing reached the upstream"
+held_gone rg "$POL_REST" request /api/gone -X POST -d x
 
 # Over TLS (the request inspected inside a CONNECT tunnel), after an allowed request on the same connection.
 tls=$(mktmp tls)
