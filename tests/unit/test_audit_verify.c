@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1136,6 +1137,95 @@ test_writer_lifecycle(void)
 	free(path);
 }
 
+/* Open a trail under the key file KEYNAME (in tmpdir); its public key, or NULL with err. */
+static bool
+open_with_key(const char *keyname, char pub[65], struct werr *err)
+{
+	char key[128], path[128];
+	struct audit_config c = { .sandbox = "k" };
+	struct audit *a;
+
+	snprintf(key, sizeof(key), "%s/%s", tmpdir, keyname);
+	snprintf(path, sizeof(path), "%s/keys-%d.jsonl", tmpdir, trail_no++);
+	c.key_path = key;
+	c.path = path;
+	werr_clear(err);
+	if (!(a = audit_open(&c, err)))
+		return false;
+	snprintf(pub, 65, "%s", audit_pubkey(a));
+	audit_close(a, err);
+	return true;
+}
+
+/*
+ * The signing key as written (read directly, not by the PEM reader) and in
+ * any other PEM form (read by OpenSSL); a key of another type that looks
+ * the same (X25519: 48 bytes of PKCS#8 too) is refused, as is garbage.
+ */
+static void
+test_key_forms(void)
+{
+	char first[65], again[65], path[128], *pem, *nl;
+	struct werr err = { 0 };
+	size_t len;
+	EVP_PKEY_CTX *c;
+	EVP_PKEY *x = NULL;
+	FILE *f;
+
+	begin("the signing key's forms");
+	CHECK(open_with_key("kf", first, &err), "a new key is created (%s)", err.msg);
+	CHECK(open_with_key("kf", again, &err), "and read back (%s)", err.msg);
+	CHECK_STR(again, first);
+	snprintf(path, sizeof(path), "%s/kf", tmpdir);
+	pem = slurp(path, &len);
+	CHECK(len == 119 && strncmp(pem, "-----BEGIN PRIVATE KEY-----\n", 28) == 0,
+	    "written as one 64-digit base64 line (%zu bytes)", len);
+
+	/* The same key with its base64 split over two lines: only the PEM reader takes it. */
+	if (len == 119) {
+		char two[128];
+		snprintf(two, sizeof(two), "%.28s%.32s\n%s", pem, pem + 28, pem + 60);
+		spit(path, two, strlen(two));
+		CHECK(open_with_key("kf", again, &err), "another PEM layout is read (%s)", err.msg);
+		CHECK_STR(again, first);
+	}
+	/* A trailing byte: not the exact form either, still a valid PEM file. */
+	nl = xmalloc(len + 2);
+	memcpy(nl, pem, len);
+	nl[len] = '\n';
+	spit(path, nl, len + 1);
+	CHECK(open_with_key("kf", again, &err), "a trailing newline is read (%s)", err.msg);
+	CHECK_STR(again, first);
+	free(nl);
+	free(pem);
+
+	/* X25519: same length and layout, another algorithm. */
+	c = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+	if (!c || EVP_PKEY_keygen_init(c) <= 0 || EVP_PKEY_keygen(c, &x) <= 0)
+		abort();
+	EVP_PKEY_CTX_free(c);
+	snprintf(path, sizeof(path), "%s/kx", tmpdir);
+	f = fopen(path, "we");
+	if (!f || !PEM_write_PrivateKey(f, x, NULL, NULL, 0, NULL, NULL))
+		abort();
+	fclose(f);
+	chmod(path, 0600);
+	EVP_PKEY_free(x);
+	pem = slurp(path, &len);
+	CHECK(len == 119, "an X25519 key has the same layout (%zu bytes)", len);
+	free(pem);
+	CHECK(!open_with_key("kx", again, &err) && strstr(err.msg, "not an Ed25519 private key"),
+	    "an X25519 key is refused (%s)", err.msg);
+
+	snprintf(path, sizeof(path), "%s/kg", tmpdir);
+	spit(path, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 59);
+	CHECK(!open_with_key("kg", again, &err) && strstr(err.msg, "not an Ed25519 private key"),
+	    "garbage is refused (%s)", err.msg);
+	chmod(path, 0644);
+	CHECK(!open_with_key("kg", again, &err) && strstr(err.msg, "readable by others"),
+	    "a key others can read is refused (%s)", err.msg);
+}
+
 static void
 test_odd_bytes(void)
 {
@@ -1344,6 +1434,7 @@ main(void)
 	test_forgery();
 	test_replaced_key();
 	test_writer_lifecycle();
+	test_key_forms();
 	test_odd_bytes();
 	test_large();
 	lines_free(&clean);
