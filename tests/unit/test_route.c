@@ -86,6 +86,45 @@ test_body(void)
 	}
 }
 
+/*
+ * Long strings are skipped eight bytes at a time: a quote, backslash or
+ * control character must be seen at every offset, and a string cut short
+ * at every length must still be refused.
+ */
+static void
+test_body_long_strings(void)
+{
+	struct infer_info in;
+	char body[256], text[128];
+	bool all = true;
+
+	cur_test = "body_long_strings";
+	for (size_t k = 0; k < 40 && all; k++) {
+		int n;
+
+		memset(text, 'a', k);
+		text[k] = '\0';
+		/* An escaped quote and brace after k plain bytes, then the model. */
+		n = snprintf(body, sizeof(body), "{\"messages\":[{\"content\":\"%s\\\"}\\\\%s\"}],"
+		    "\"model\":\"m%zu\"}", text, text, k);
+		infer_inspect_body(body, (size_t)n, &in);
+		all = CHECK(in.json && in.model[0] == 'm' &&
+		    (size_t)strtoul(in.model + 1, NULL, 10) == k,
+		    "escapes after %zu plain bytes: the model after them is read (got '%s')", k,
+		    in.model);
+		/* A raw control character after k plain bytes: not JSON. */
+		n = snprintf(body, sizeof(body), "{\"content\":\"%s\t%s\",\"model\":\"x\"}", text,
+		    text);
+		infer_inspect_body(body, (size_t)n, &in);
+		all &= CHECK(!in.json && in.model[0] == '\0',
+		    "a tab inside a string after %zu plain bytes is refused", k);
+		/* The string never ends: cut at every length. */
+		n = snprintf(body, sizeof(body), "{\"model\":\"x\",\"content\":\"%s", text);
+		infer_inspect_body(body, (size_t)n, &in);
+		all &= CHECK(!in.json, "a string cut after %zu bytes is refused", k);
+	}
+}
+
 static void
 test_label(void)
 {
@@ -151,6 +190,7 @@ main(void)
 {
 	test_api();
 	test_body();
+	test_body_long_strings();
 	test_label();
 	test_routes();
 	printf("1..%d\n", n_pass + n_fail);
