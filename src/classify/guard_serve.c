@@ -12,10 +12,20 @@
  *
  * Memory is bounded by the largest frame accepted: a body over max_body is
  * read and thrown away in pieces, never held.
+ *
+ * Between two requests the loop waits with poll(POLLIN), not in a
+ * blocking read.  A reader asleep in read(2) on a unix stream socket sits
+ * on the same wait queue as a writer waiting for room, and is woken each
+ * time the proxy reads one of our replies (the freed buffer space is
+ * announced on that queue), only to find nothing and sleep again: a
+ * wakeup, often on another CPU, on every request, paid for on the
+ * proxy's side in the middle of forwarding.  poll's waiter is woken only
+ * for the events it asked for.
  */
 #include "guard_serve.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +79,22 @@ rd_need(struct reader *r, size_t n, struct werr *err)
 		r->end += (size_t)got;
 	}
 	return 1;
+}
+
+/*
+ * Sleep until fd has something to read (or is closed or broken, which the
+ * read that follows reports).  See the top of the file for why.
+ */
+static int
+wait_readable(int fd, struct werr *err)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+	while (poll(&pf, 1, -1) < 0) {
+		if (errno != EINTR)
+			return werr_sys(err, "poll");
+	}
+	return 0;
 }
 
 /* Read and discard n bytes. */
@@ -321,6 +347,10 @@ guard_serve(int fd, const struct guard_server_info *info, guard_classify_fn fn, 
 		struct guard_frame f;
 		size_t span;
 
+		if (rd_avail(&r) == 0 && wait_readable(fd, err) < 0) {
+			rc = -1;
+			break;
+		}
 		rc = read_frame(&r, info->max_body, &f, &span, err);
 		if (rc > 0)
 			rc = serve_one(&r, fd, info, &f, span, fn, arg, &out, err);
