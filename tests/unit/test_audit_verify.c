@@ -1137,13 +1137,19 @@ test_writer_lifecycle(void)
 	free(path);
 }
 
-/* Open a trail under the key file KEYNAME (in tmpdir); its public key, or NULL with err. */
+/*
+ * Write a one-record trail (and its signed checkpoint) under the key file
+ * KEYNAME (in tmpdir) and verify it with OpenSSL: the public key in pub,
+ * or false with err.
+ */
 static bool
 open_with_key(const char *keyname, char pub[65], struct werr *err)
 {
 	char key[128], path[128];
 	struct audit_config c = { .sandbox = "k" };
+	struct event ev = { .type = "policy.load" };
 	struct audit *a;
+	FILE *f;
 
 	snprintf(key, sizeof(key), "%s/%s", tmpdir, keyname);
 	snprintf(path, sizeof(path), "%s/keys-%d.jsonl", tmpdir, trail_no++);
@@ -1153,14 +1159,22 @@ open_with_key(const char *keyname, char pub[65], struct werr *err)
 	if (!(a = audit_open(&c, err)))
 		return false;
 	snprintf(pub, 65, "%s", audit_pubkey(a));
+	audit_append(a, &ev);
 	audit_close(a, err);
+	f = fopen(path, "re");
+	audit_verify(f, pub, &R, err);
+	fclose(f);
+	CHECK(R.verdict == AUDIT_OK && R.records == 2 && R.checkpoints == 1,
+	    "the checkpoint signed with key %s verifies (%s)", keyname, R.why);
 	return true;
 }
 
 /*
- * The signing key as written (read directly, not by the PEM reader) and in
- * any other PEM form (read by OpenSSL); a key of another type that looks
- * the same (X25519: 48 bytes of PKCS#8 too) is refused, as is garbage.
+ * The signing key as written (read directly, not by the PEM reader, and
+ * used through libhogweed where it loads) and in any other PEM form (read
+ * and used by OpenSSL): the same public key, checkpoints that verify.  A
+ * key of another type that looks the same (X25519: 48 bytes of PKCS#8
+ * too) is refused, as is garbage.
  */
 static void
 test_key_forms(void)
