@@ -495,6 +495,46 @@ on_request_decided(void *arg, const struct appr_item *it)
 	l7_kick(c);
 }
 
+/*
+ * A held request after a reload: would the policy running now let it
+ * through (a proposal approved, another hold approved --always, `warden
+ * policy set`)?  Decided from its head as on_request decides, with no side
+ * effect; on_request then decides it for real.
+ */
+static bool
+held_request_allowed(struct conn *c)
+{
+	struct l7 *x = c->l7;
+	struct http_request req;
+	struct http_target t = { 0 };
+	struct netdecision d;
+	struct http_decision hd = { .verdict = HTTP_DENY };
+	const struct endpoint *ep;
+	const char *why = NULL;
+	int status = 0;
+	bool slash = false;
+
+	if (http_parse_request(x->c.in, x->c.inlen, &req, &status, &why) <= 0 ||
+	    req.form == HTTP_FORM_ASTERISK || req.form == HTTP_FORM_AUTHORITY)
+		return false;
+	px_decide_on(c, c->px->policy, &d);
+	if (!d.allow || !d.rule)
+		return false;
+	for (size_t i = 0; i < d.rule->nendpoints; i++)
+		if (netpolicy_endpoint_matches(&d.rule->endpoints[i], &c->dst, NULL) &&
+		    d.rule->endpoints[i].allow_encoded_slash)
+			slash = true;
+	if (http_target_normalize(req.path, req.path_len, slash, &t))
+		return false;
+	ep = request_endpoint(c, d.rule, &t);
+	if (ep && ep->protocol == PROTO_REST)
+		http_rules_check(ep, req.method, &t, &hd);
+	else if (ep)
+		hd.verdict = HTTP_ALLOW;
+	http_target_free(&t);
+	return hd.verdict != HTTP_DENY;
+}
+
 bool
 l7_hold(struct conn *c, const struct appr_hold *h, const char *why, appr_wait_fn fn)
 {
@@ -517,6 +557,7 @@ l7_hold(struct conn *c, const struct appr_hold *h, const char *why, appr_wait_fn
 		return false;
 	}
 	x->rq = RQ_HELD;
+	x->held_rev = c->px->revision;
 	return true;
 }
 
@@ -1266,6 +1307,20 @@ l7_sweep(struct conn *c, uint64_t now)
 	if (infer_sweep(c, now) || papi_sweep(c, now)) {
 		l7_kick(c);
 		return;
+	}
+	/*
+	 * A reload may allow a held request now.  Checked here, not when the
+	 * policy is set: that runs inside the store's own decision, whose
+	 * waiters answer first.
+	 */
+	if (x->rq == RQ_HELD && c->kind != K_INFER && x->held_rev != c->px->revision) {
+		x->held_rev = c->px->revision;
+		if (held_request_allowed(c)) {
+			px_unhold(c);
+			x->rq = RQ_HEAD;
+			l7_kick(c);
+			return;
+		}
 	}
 	if (x->deadline && now >= x->deadline) {
 		if (x->phase == P_SNIFF || x->phase == P_HANDSHAKE)

@@ -66,6 +66,7 @@ struct l7 {
 	 * timeout).  Owned; taken by the next decision.
 	 */
 	char *resume_why;
+	uint64_t held_rev;	/* the policy revision a held request was last decided under */
 };
 
 void l7_out_add(struct side *s, const void *p, size_t n);

@@ -367,6 +367,21 @@ like "$(field ri.bbody reason)" "denied by the operator: not b" "... the denied 
 is "$(file ri.again)" 200 "a --for grant lets the same request through again while it lasts"
 is "$(grep -c "POST /api/a" "$UP_LOG") $(grep -c "POST /api/b" "$UP_LOG")" "2 0" "... and only what was granted reached the upstream"
 
+# A held request goes on when a proposal that allows it is approved --always.
+agent rp <<EOF
+curl -sS -o /dev/null -w '%{http_code}' -X PATCH -d x http://files.example.com:$P/api/prop >rp.code &
+sleep 1
+curl -sS -o rp.prop http://policy.local/v1/proposals -d '{"intent":"patch the fixture","name":"files","network_policy":{"endpoints":[{"host":"files.example.com","port":$P,"protocol":"rest","rules":[{"allow":{"method":"GET","path":"/ok/**"}},{"allow":{"method":"PATCH","path":"/api/prop"}}]}],"binaries":[{"path":"$CURL_EXE"}]}}'
+wait
+EOF
+bg rp "$POL_REST"
+item rp hold >/dev/null
+id=$(item rp proposal)
+"$WARDEN" approve "$id" --always >/dev/null 2>&1
+wait "$BG_PID"
+is "$(file rp.code)" 200 "a held request proceeds once a proposal allowing it is approved --always"
+is "$(grep -c "PATCH /api/prop" "$UP_LOG")" 1 "... and reaches the upstream"
+
 # No decision in time: 403 saying so.
 agent rt <<EOF
 curl -sS -o rt.body -w '%{http_code}' -X POST -d x http://files.example.com:$P/api/slow >rt.code
