@@ -35,14 +35,15 @@
  * classifier running).  Timers (deadlines, handshake timeouts, respawn
  * delays, hung classifiers) share one timerfd armed to the earliest.
  *
- * No busy-polling.  Polling the loop for a few tens of microseconds after
- * handing a request over, instead of sleeping until the verdict wakes us,
- * was measured on a 2-vCPU VM (bench/router.sh, docs/benchmarks.md): the
- * verdict came ~20 us sooner, but the request as a whole was not faster
- * -- a busy supervisor makes the scheduler put the classifier, the
- * provider's client side and the agent on the other vCPU, and every
- * hand-off between vCPUs costs more than the wakeup saved.  Sleeping lets
- * the whole exchange run on one vCPU, one process after the other.
+ * No busy-polling.  Polling the loop for up to 100 us after handing a
+ * request over, instead of sleeping until the verdict wakes us, was tried
+ * on a 2-vCPU VM (the router benchmark, docs/benchmarks.md).  With the
+ * classifier held on the other vCPU the verdict came ~20 us sooner; left
+ * to the scheduler, requests as a whole were not faster (28 alternating
+ * runs: median added latency 159 and 136 us spinning, 139 and 132 us
+ * not).  On that VM a hand-off between vCPUs costs ~25 us and one on the
+ * same vCPU ~4 us, and a supervisor that never sleeps keeps the exchange
+ * from running on one vCPU, one process after the other.
  */
 #include "guard_client.h"
 
