@@ -30,12 +30,43 @@
 #include "netpolicy.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <idn2.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../lib/glob.h"
+
+/*
+ * libidn2 is loaded the first time a destination is not ASCII, as libpsl
+ * is for wildcards (policy_check.c): linked, it and libunistring behind it
+ * are mapped and relocated at every start (~0.15 ms of `warden run`).  If
+ * it cannot be loaded, such a destination is refused.
+ */
+#ifndef LIBIDN2_SONAME
+#define LIBIDN2_SONAME "libidn2.so.0"
+#endif
+
+static struct {
+	int (*to_ascii_8z)(const char *input, char **output, int flags);
+	void (*free)(void *ptr);
+} idn2;
+static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
+
+static void
+idn_load(void)
+{
+	void *h = dlopen(LIBIDN2_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return;
+	*(void **)&idn2.to_ascii_8z = dlsym(h, "idn2_to_ascii_8z");
+	*(void **)&idn2.free = dlsym(h, "idn2_free");
+	if (!idn2.free)
+		idn2.to_ascii_8z = NULL;
+}
 
 #define DEST_RAW_MAX 1024	/* a UTF-8 name may be longer than its A-label */
 
@@ -342,20 +373,25 @@ dest_normalize(const char *raw, uint16_t port, struct dest *d)
 	}
 	if (non_ascii) {
 		char *out = NULL;
-		int rc = idn2_to_ascii_8z(buf, &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+		int rc;
 		size_t m;
 
+		pthread_once(&idn_once, idn_load);
+		if (!idn2.to_ascii_8z)
+			return "destination host is not ASCII, and libidn2 (" LIBIDN2_SONAME
+			    ") cannot be loaded to convert it";
+		rc = idn2.to_ascii_8z(buf, &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
 		if (rc != IDN2_OK || !out) {
-			idn2_free(out);
+			idn2.free(out);
 			return "destination host is not a valid internationalised domain name";
 		}
 		m = strlen(out);
 		if (m > DEST_RAW_MAX) {
-			idn2_free(out);
+			idn2.free(out);
 			return "destination host name is longer than 253 characters";
 		}
 		memcpy(buf, out, m + 1);
-		idn2_free(out);
+		idn2.free(out);
 		n = m;
 		for (size_t i = 0; i < n; i++)
 			if (buf[i] >= 'A' && buf[i] <= 'Z')
