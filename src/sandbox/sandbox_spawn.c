@@ -106,6 +106,27 @@ agent_main(const struct sandbox_spec *s, int ctl, int pty_slave,
 	ctl_die(ctl, &err);
 }
 
+/*
+ * vfork: the agent borrows init's memory until its exec (or its _exit
+ * through ctl_die) and init waits meanwhile.  A fork would copy init's
+ * page tables (a copy of the supervisor's) only for the exec to throw them
+ * away: ~0.2 ms of every start.  Nothing the agent does before exec
+ * touches state init uses afterwards: its signal mask, credentials,
+ * Landlock domain and seccomp filter are its own, and it never returns
+ * from agent_main.  A function of its own, so no local of init_main lives
+ * across the vfork.
+ */
+static pid_t __attribute__((noinline))
+start_agent(const struct sandbox_spec *s, int ctl, int pty_slave,
+    const struct landlock_result *ll, const struct limits_plan *lp)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		agent_main(s, ctl, pty_slave, ll, lp);
+	return pid;
+}
+
 /* pid 1: build the world, start the agent, reap, forward signals. */
 static void __attribute__((noreturn))
 init_main(const struct sandbox_spec *s, int ctl, const struct limits_plan *lp)
@@ -177,11 +198,9 @@ init_main(const struct sandbox_spec *s, int ctl, const struct limits_plan *lp)
 
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	agent = fork();
+	agent = start_agent(s, ctl, slave, &ll, lp);
 	if (agent < 0)
 		werr_sys(&err, "fork agent"), ctl_die(ctl, &err);
-	if (agent == 0)
-		agent_main(s, ctl, slave, &ll, lp);
 	if (slave >= 0)
 		close(slave);
 	if (ll.ruleset_fd >= 0)
