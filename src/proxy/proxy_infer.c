@@ -83,7 +83,8 @@ struct infer {
 	/* Refused and held (approvals.mode: ask): the provider it would go to; the grant it went on. */
 	char held_for[PROVIDER_NAME_MAX];
 	char approval[APPR_ID_MAX];
-	struct sbuf send;		/* head + body for the provider (may hold a secret) */
+	struct sbuf send;		/* head + body for the provider */
+	bool send_secret;		/* send holds the provider's credential */
 	/* Connecting to the provider. */
 	struct resolve_req *rq;
 	struct addrinfo *ai, *ai_next;
@@ -697,7 +698,10 @@ build_send(struct conn *c, const struct infer_provider *p)
 	path = g->direct[0] ? xstrdup(g->path) : infer_upstream_path(p, g->path,
 	    strlen(g->path));
 	sbuf_init(&g->send, blen + HTTP_MAX_HEAD + 65536);
-	sbuf_addf(&g->send, "%s %s HTTP/1.1\r\nHost: ", g->method, path);
+	sbuf_adds(&g->send, g->method);
+	sbuf_adds(&g->send, " ");
+	sbuf_adds(&g->send, path);
+	sbuf_adds(&g->send, " HTTP/1.1\r\nHost: ");
 	free(path);
 	if (strchr(p->host, ':'))
 		sbuf_addf(&g->send, "[%s]", p->host);
@@ -707,10 +711,12 @@ build_send(struct conn *c, const struct infer_provider *p)
 		sbuf_addf(&g->send, ":%u", (unsigned)p->port);
 	sbuf_adds(&g->send, "\r\n");
 	sbuf_add(&g->send, g->hdrs.p ? g->hdrs.p : "", g->hdrs.len);
-	if (p->credential)
+	if (p->credential) {
+		g->send_secret = true;
 		credstore_add_header(c->px->creds, p->credential, p->format == INFER_ANTHROPIC ?
 		    "x-api-key" : "Authorization", p->format == INFER_ANTHROPIC ? "" : "Bearer ",
 		    &g->send);
+	}
 	/* Redacted values come back only from a body that is not compressed. */
 	if (g->pass == 2)
 		sbuf_adds(&g->send, "Accept-Encoding: identity\r\n");
@@ -727,8 +733,17 @@ dispatch(struct conn *c)
 	struct infer *g = x->g;
 
 	l7_out_add(&x->u, g->send.p, g->send.len);
-	x->u.out_secret = true;
-	wipe(&g->send);
+	/*
+	 * Only a credential makes the bytes secret: then they are wiped
+	 * wherever they were (tens of KiB of buffer capacity on every request
+	 * otherwise, for nothing).
+	 */
+	if (g->send_secret) {
+		x->u.out_secret = true;
+		wipe(&g->send);
+	} else {
+		sbuf_free(&g->send);
+	}
 	x->rq = RQ_DONE;
 	x->rs = RS_HEAD;
 	x->resp_started = false;
