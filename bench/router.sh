@@ -30,6 +30,12 @@
 #   - a profile of the supervisor (perf record --call-graph dwarf, when
 #     perf is installed and allowed) over one more warden run: the share of
 #     its CPU time spent in each stage of a routed request
+#   - placement (on a machine with more than one CPU): PIN_ROUNDS more
+#     rounds of the direct and warden rows with every process of the
+#     exchange held on CPU 0 (taskset), because where the scheduler puts
+#     the four processes decides much of the result on a small VM: a wakeup
+#     that crosses to another vCPU costs far more there than a switch on
+#     the same one
 # and writes the "## Privacy router" section of docs/benchmarks.md.
 # Target (the privacy-router issue): the router adds at most 150 µs p50 per
 # request end to end (warden's p50 minus direct's, pooled over the rounds):
@@ -54,6 +60,7 @@
 #   BENCH_ROUTER_CHAIN=0          leave out the chained-classifier row
 #   BENCH_ROUTER_PERF=0           no profile (default: profile when perf works)
 #   BENCH_ROUTER_PERF_N=N         requests of the profiled run (default 10000)
+#   BENCH_ROUTER_PIN_ROUNDS=R     rounds of the one-CPU placement runs (3; 0: none)
 #   BENCH_STRICT=1                exit 1 on MISS (default: reported, exit 0)
 #
 # Takes about a minute on a 2-CPU VM.
@@ -85,6 +92,7 @@ readonly CONC="${BENCH_ROUTER_CONCURRENCY:-8}"
 readonly WANT_CHAIN="${BENCH_ROUTER_CHAIN:-1}"
 readonly WANT_PERF="${BENCH_ROUTER_PERF:-1}"
 readonly PERF_N="${BENCH_ROUTER_PERF_N:-10000}"
+readonly PIN_ROUNDS="${BENCH_ROUTER_PIN_ROUNDS:-3}"
 readonly TARGET_P50=150
 readonly REQ_PATH=/v1/messages
 readonly BODY_BYTES=4096
@@ -109,6 +117,7 @@ LOAD_BEFORE="" LOAD_AFTER="" NPROC=""
 declare -A NOTE=() CMDS=() POLICY=() STAT=() SENT=() AUDIT_N=() AUDIT_BAD=()
 declare -A CPU_SUP=() CPU_CLS=() ROUND_P50=() ROUTE=() RPS=()
 PROFILE_NOTE="" PROFILE_CPU=""
+PIN_NOTE="" PIN_DIRECT="" PIN_WARDEN=""
 SB_ARGV=()
 
 cleanup() {
@@ -472,6 +481,36 @@ classifier_latency() {
     done | sed 's/.*"latency_us"://' | pct "$3"
 }
 
+# placement: PIN_ROUNDS rounds of the direct and warden latency runs with
+# the client, the provider stand-in, the supervisor and the classifier all
+# held on CPU 0 (taskset; a sandbox's processes inherit warden's mask),
+# into PIN_DIRECT and PIN_WARDEN (the rounds' p50s). The stand-in is
+# pinned for these runs only and given its mask back.
+placement() {
+    local r mask out err rc
+    if (( PIN_ROUNDS == 0 )); then PIN_NOTE="not run (BENCH_ROUTER_PIN_ROUNDS=0)"; return 0; fi
+    if (( NPROC < 2 )); then PIN_NOTE="not run: one CPU"; return 0; fi
+    command -v taskset >/dev/null || { PIN_NOTE="not run: taskset is not installed (Debian package util-linux)"; return 0; }
+    [[ -z "${NOTE[direct]:-}${NOTE[warden]:-}" ]] || { PIN_NOTE="not run: a row failed"; return 0; }
+    log "placement: $PIN_ROUNDS rounds on CPU 0"
+    mask="$(taskset -pc "$UP_PID" | sed 's/.*: //')"
+    taskset -pc 0 "$UP_PID" >/dev/null || { PIN_NOTE="not run: taskset failed"; return 0; }
+    for ((r = 1; r <= PIN_ROUNDS; r++)); do
+        out="$BENCH_DIR/router-pinned-direct-r$r.out"
+        taskset -c 0 timeout "$RUN_TIMEOUT" "$RL" latency "127.0.0.1:$PORT" "$REQ_PATH" "$BODY" "$N" "$WARMUP" \
+            </dev/null >"$out" 2>"${out%.out}.err" && PIN_DIRECT+="$(kv "$out" latency req_p50) "
+        out="$BENCH_DIR/router-pinned-warden-r$r.out"
+        err="${out%.out}.err"
+        sandbox_argv warden pinned "routerbench-$$-pinned-r$r" "$BENCH_DIR/router-audit-pinned-r$r.jsonl" \
+            ./routerload latency 127.0.0.1:80 "$REQ_PATH" body.json "$N" "$WARMUP"
+        rc=0
+        (cd "$WORK" && exec taskset -c 0 timeout "$RUN_TIMEOUT" "${SB_ARGV[@]}") </dev/null >"$out" 2>"$err" || rc=$?
+        (( rc == 0 )) && PIN_WARDEN+="$(kv "$out" latency req_p50) "
+    done
+    taskset -pc "$mask" "$UP_PID" >/dev/null || true
+    [[ -n "$PIN_DIRECT" && -n "$PIN_WARDEN" ]] || PIN_NOTE="failed (see build/bench/router-pinned-*)"
+}
+
 # The stages of a routed request in the supervisor, as "FUNCTION|what it
 # is": inclusive shares of its CPU time (children counted), so they may
 # overlap where one calls another (none of these does).
@@ -646,6 +685,16 @@ where_time_goes() {
         e99="$(classifier_latency chain example 99)"
         printf -- '- Chained after it, the Python classifier (`examples/classifier.py`): p50 %s µs, p99 %s µs as the router timed it; both classify at the same time and the slower one decides. The chain adds p50 %s µs end to end over the built-in classifier alone.\n' \
             "$e50" "$e99" "$(calc "$(s chain p50)" "$(s warden p50)" -)"
+    fi
+    if [[ -n "$PIN_NOTE" ]]; then
+        printf -- '- Placement (every process on one CPU): %s.\n' "$PIN_NOTE"
+    else
+        local pd pw
+        pd="$(median_stdin <<<"$PIN_DIRECT")"
+        pw="$(median_stdin <<<"$PIN_WARDEN")"
+        printf -- '- Placement: with the client, the provider stand-in, the supervisor and the classifier all held on CPU 0 (`taskset -c 0`, %s more rounds of each row, after the timed ones) the p50 is %s µs direct and %s µs through warden (per round: %s; %s): the router adds %s µs. Left to the scheduler (the verdict above) it adds %s µs: the exchange is a chain of six hand-offs between four processes, and on this VM one that wakes a process on the other vCPU costs tens of microseconds where one on the same vCPU costs a few. Which vCPU each process lands on is the scheduler'"'"'s choice, made when the processes start and kept while they stay busy, so rounds come out either way.\n' \
+            "$PIN_ROUNDS" "$pd" "$pw" "$(echo $PIN_DIRECT | sed 's/ /, /g')" "$(echo $PIN_WARDEN | sed 's/ /, /g')" \
+            "$(calc "$pw" "$pd" -)" "$(added warden p50)"
     fi
 }
 
@@ -829,6 +878,7 @@ main() {
 
     measure
     LOAD_AFTER="$(loadavg)"
+    placement
     profile
     log "load average after the timed runs: $LOAD_AFTER"
 
