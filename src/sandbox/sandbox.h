@@ -39,9 +39,6 @@ struct sandbox_spec {
 	struct proxy_config proxy;	/* timeouts and limits (fds filled in here) */
 	struct tlsca *ca;		/* taken: the sandbox's TLS authority, or NULL */
 	struct credstore *creds;	/* taken: loaded credentials, or NULL */
-	int ca_bundle_fd;		/* set by sandbox_run: the CA bundle, open (-1: none) */
-	int hosts_fd;			/* set by sandbox_run: /etc/hosts naming inference.local (-1: none) */
-	int etc_warden_fd;		/* set by sandbox_run: /etc/warden (sandbox_files.h; -1: none) */
 	const char *audit_path;		/* the audit trail (required) */
 	const char *audit_key;		/* Ed25519 signing key, created if missing */
 	const char *version;		/* warden's, for sandbox.start */

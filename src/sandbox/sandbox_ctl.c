@@ -71,6 +71,29 @@ ctl_recv(int fd, struct ctl_msg *m, int *fd_out)
 	return r;
 }
 
+int
+ctl_recv_files(int fd, int fds[ROOT_NFILES], struct werr *err)
+{
+	for (int i = 0; i < ROOT_NFILES; i++)
+		fds[i] = -1;
+	for (int i = 0; i < ROOT_NFILES; i++) {
+		struct ctl_msg m;
+		int got;
+		ssize_t r = ctl_recv(fd, &m, &got);
+
+		if (r <= 0 || m.type != CTL_FILE || m.value != i) {
+			if (got >= 0)
+				close(got);
+			for (int j = 0; j < i; j++)
+				if (fds[j] >= 0)
+					close(fds[j]);
+			return werr_set(err, "the supervisor did not hand over the sandbox's files");
+		}
+		fds[i] = got;
+	}
+	return 0;
+}
+
 void
 ctl_die(int fd, const struct werr *err)
 {

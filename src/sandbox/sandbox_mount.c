@@ -482,11 +482,11 @@ mount_dir_over(int fd, const char *dest, struct werr *err)
 }
 
 int
-mount_build_root(const struct sandbox_spec *s, struct werr *err)
+mount_build_root(const struct sandbox_spec *s, int ctl, struct werr *err)
 {
 	const struct policy *p = s->policy;
 	struct plan pl = { 0 };
-	int fd, r = -1;
+	int fd, r = -1, files[ROOT_NFILES];
 	bool tmp_listed = strv_contains(&p->read_write, "/tmp") ||
 	    strv_contains(&p->read_only, "/tmp");
 
@@ -552,13 +552,22 @@ mount_build_root(const struct sandbox_spec *s, struct werr *err)
 	}
 	if (setup_proc(err) < 0 || setup_dev(err) < 0)
 		goto out;
+	/*
+	 * The supervisor has been writing these while the root took shape;
+	 * they are taken as late as possible.  Each mount_*_over closes its
+	 * fd; on an error init exits, which closes the rest.
+	 */
+	if (ctl_recv_files(ctl, files, err) < 0)
+		goto out;
 	/* First: an overlay of /etc it may need would hide files bound into /etc. */
-	if (s->etc_warden_fd >= 0 && mount_dir_over(s->etc_warden_fd, "/etc/warden", err) < 0)
+	if (files[ROOT_FILE_ETC_WARDEN] >= 0 &&
+	    mount_dir_over(files[ROOT_FILE_ETC_WARDEN], "/etc/warden", err) < 0)
 		goto out;
-	if (s->ca_bundle_fd >= 0 && mount_file_over(s->ca_bundle_fd, "/ca-bundle",
-	    "/etc/ssl/certs/ca-certificates.crt", err) < 0)
+	if (files[ROOT_FILE_CA_BUNDLE] >= 0 && mount_file_over(files[ROOT_FILE_CA_BUNDLE],
+	    "/ca-bundle", "/etc/ssl/certs/ca-certificates.crt", err) < 0)
 		goto out;
-	if (s->hosts_fd >= 0 && mount_file_over(s->hosts_fd, "/hosts", "/etc/hosts", err) < 0)
+	if (files[ROOT_FILE_HOSTS] >= 0 &&
+	    mount_file_over(files[ROOT_FILE_HOSTS], "/hosts", "/etc/hosts", err) < 0)
 		goto out;
 	for (size_t i = 0; i < pl.n; i++)
 		if (pl.v[i].kind == M_MASK &&

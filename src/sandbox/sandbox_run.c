@@ -1190,12 +1190,52 @@ write_placeholders(const char *dir, const struct credstore *cs, struct werr *err
 	return r;
 }
 
+/*
+ * The files init mounts into the new root, written while init builds it
+ * (clone3 is not kept waiting for them): the CA bundle (system roots and
+ * this sandbox's CA, over the system store), an /etc/hosts naming
+ * inference.local, and the /etc/warden view.  Handed over on ctl in
+ * ROOT_FILE_* order; init takes them when it reaches those mounts.
+ */
+static int
+send_root_files(struct sup *s, struct werr *err)
+{
+	int fds[ROOT_NFILES] = { -1, -1, -1 }, r = -1;
+	char bundle[PATH_MAX];
+
+	if (s->ca) {
+		snprintf(bundle, sizeof(bundle), "%s/ca-bundle.pem", s->state_dir);
+		if (tlsca_write_bundle(s->ca, "/etc/ssl/certs/ca-certificates.crt", bundle, err) < 0)
+			return -1;
+		fds[ROOT_FILE_CA_BUNDLE] = open(bundle, O_RDONLY | O_CLOEXEC);
+		if (fds[ROOT_FILE_CA_BUNDLE] < 0)
+			return werr_sys(err, "open %s", bundle);
+	}
+	if ((fds[ROOT_FILE_HOSTS] = sandbox_files_write_hosts(s->state_dir, err)) < 0 ||
+	    (fds[ROOT_FILE_ETC_WARDEN] = sandbox_files_public(s->state_dir, s->policy,
+	    s->revision, s->st.policy_hash, err)) < 0)
+		goto out;
+	for (int i = 0; i < ROOT_NFILES; i++) {
+		struct ctl_msg m = { .type = CTL_FILE, .value = i };
+
+		if (ctl_send(s->ctl, &m, fds[i]) < 0) {
+			werr_sys(err, "hand the sandbox's files to init");
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	for (int i = 0; i < ROOT_NFILES; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return r;
+}
+
 int
 sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 {
 	struct sandbox_spec local = *spec_in;
 	const struct sandbox_spec *spec = &local;
-	char bundle[PATH_MAX];
 	struct sup s = { .spec = spec, .ca = spec_in->ca, .creds = spec_in->creds, .pidfd = -1, .ctl = -1, .sigfd = -1, .master = -1,
 		.status = -1, .policy = spec->policy, .revision = 1 };
 	struct limits_plan lp;
@@ -1207,30 +1247,12 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 
 	for (int i = 0; i < NET_NFDS; i++)
 		s.netfd[i] = -1;
-	local.ca_bundle_fd = -1;
-	local.hosts_fd = -1;
-	local.etc_warden_fd = -1;
 	if (state_create(spec->name, s.state_dir, sizeof(s.state_dir), &lock_fd, err) < 0) {
 		tlsca_free(s.ca);
 		credstore_free(s.creds);
 		return -1;
 	}
-	if (s.ca) {
-		/* System roots + this sandbox's CA, mounted over the system store inside. */
-		snprintf(bundle, sizeof(bundle), "%s/ca-bundle.pem", s.state_dir);
-		if (tlsca_write_bundle(s.ca, "/etc/ssl/certs/ca-certificates.crt", bundle, err) < 0)
-			goto out_state;
-		local.ca_bundle_fd = open(bundle, O_RDONLY | O_CLOEXEC);
-		if (local.ca_bundle_fd < 0) {
-			werr_sys(err, "open %s", bundle);
-			goto out_state;
-		}
-	}
 	policy_hash(spec->policy, s.st.policy_hash);
-	if ((local.hosts_fd = sandbox_files_write_hosts(s.state_dir, err)) < 0 ||
-	    (local.etc_warden_fd = sandbox_files_public(s.state_dir, spec->policy, s.revision,
-	    s.st.policy_hash, err)) < 0)
-		goto out_state;
 	if (s.creds && write_placeholders(s.state_dir, s.creds, err) < 0)
 		goto out_state;
 	if (limits_prepare(spec->policy, spec->name, &lp, err) < 0)
@@ -1260,7 +1282,7 @@ sandbox_run(const struct sandbox_spec *spec_in, struct werr *err)
 	s.started_ns = now_ns();
 	if (sandbox_spawn(spec, &lp, &s.init_pid, &s.pidfd, &s.ctl, err) < 0)
 		goto out_sig;
-	if (open_audit(&s, err) < 0) {
+	if (send_root_files(&s, err) < 0 || open_audit(&s, err) < 0) {
 		siginfo_t si;
 
 		syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0);
@@ -1349,12 +1371,6 @@ out_sig:
 out_limits:
 	limits_cleanup(&lp);
 out_state:
-	if (local.ca_bundle_fd >= 0)
-		close(local.ca_bundle_fd);
-	if (local.hosts_fd >= 0)
-		close(local.hosts_fd);
-	if (local.etc_warden_fd >= 0)
-		close(local.etc_warden_fd);
 	/* Whatever the proxy did not take: the key and the secrets end here. */
 	tlsca_free(s.ca);
 	credstore_free(s.creds);

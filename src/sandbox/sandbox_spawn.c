@@ -173,7 +173,7 @@ init_main(const struct sandbox_spec *s, int ctl, const struct limits_plan *lp)
 			close(nfd[i]);
 		}
 	}
-	if (mount_build_root(s, &err) < 0)
+	if (mount_build_root(s, ctl, &err) < 0)
 		ctl_die(ctl, &err);
 	if (landlock_prepare(s->policy, s->workdir, s->home, &ll, &err) < 0)
 		ctl_die(ctl, &err);

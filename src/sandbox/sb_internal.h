@@ -17,6 +17,7 @@ enum ctl_type {
 	CTL_INFO,		/* init → supervisor: what was applied */
 	CTL_NETFD,		/* init → supervisor: a proxy socket (value = NET_FD_*) */
 	CTL_EXECMON,		/* agent → supervisor: seccomp notification fd (or none) */
+	CTL_FILE,		/* supervisor → init: a file for the root (value = ROOT_FILE_*) */
 };
 
 struct ctl_msg {
@@ -33,9 +34,20 @@ ssize_t ctl_recv(int fd, struct ctl_msg *m, int *fd_out);
 /* Send an error and exit: for init and the pre-exec agent only. */
 __attribute__((noreturn)) void ctl_die(int fd, const struct werr *err);
 
+/*
+ * Files the supervisor writes for the new root while init builds it: one
+ * CTL_FILE each, in this order, with the fd attached (none: not wanted).
+ */
+enum { ROOT_FILE_ETC_WARDEN, ROOT_FILE_HOSTS, ROOT_FILE_CA_BUNDLE, ROOT_NFILES };
+/* In init: receive them; fds[i] = -1 for a file not sent. */
+int ctl_recv_files(int fd, int fds[ROOT_NFILES], struct werr *err);
+
 /* ---- mounts ------------------------------------------------------------ */
-/* Build the new root from the policy and pivot into it (runs in init). */
-int mount_build_root(const struct sandbox_spec *s, struct werr *err);
+/*
+ * Build the new root from the policy and pivot into it (runs in init); the
+ * supervisor's files (ctl_recv_files) are taken from ctl when needed.
+ */
+int mount_build_root(const struct sandbox_spec *s, int ctl, struct werr *err);
 
 /* ---- Landlock ------------------------------------------------------------ */
 struct landlock_result {
