@@ -58,6 +58,12 @@ struct pending {
 	struct pending *next;
 };
 
+/* What /proc shows of a settled call, read while its process is stopped. */
+struct seen {
+	char exe[4096];		/* "" when not confirmed */
+	pid_t inner, ppid;
+};
+
 struct execmon {
 	struct evloop *loop;
 	struct ev_io io;
@@ -69,6 +75,9 @@ struct execmon {
 	size_t npending;
 	const char *policy_hash;	/* borrowed, updated by the owner */
 	uint64_t *revision;
+	/* A call settled by the current notification, recorded once it is answered. */
+	struct pending *late;
+	struct seen late_seen;
 };
 
 /* ---- /proc helpers ----------------------------------------------------------- */
@@ -191,38 +200,49 @@ read_argv(int mem, unsigned long long argv_addr)
 /* ---- records ------------------------------------------------------------------ */
 
 static void
-record(struct execmon *m, struct pending *p, bool confirmed)
+observe(const struct pending *p, bool confirmed, struct seen *s)
 {
-	char exe[4096], extra[256];
-	struct sbuf x;
-	pid_t inner, ppid;
 	ssize_t n = -1;
-	struct event ev = { .type = "process.exec", .revision = *m->revision,
-		.policy_hash = m->policy_hash };
 
 	if (confirmed) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
-		n = readlink(path, exe, sizeof(exe) - 1);
+		n = readlink(path, s->exe, sizeof(s->exe) - 1);
 	}
-	if (n > 0) {
-		exe[n] = '\0';
-		ev.binary = exe;
-	}
-	inner_pids(p->pid, &inner, &ppid);
-	ev.pid = inner;
-	ev.ppid = ppid;
+	s->exe[n > 0 ? n : 0] = '\0';
+	inner_pids(p->pid, &s->inner, &s->ppid);
+}
+
+static void
+emit(struct execmon *m, const struct pending *p, const struct seen *s)
+{
+	char extra[256];
+	struct sbuf x;
+	struct event ev = { .type = "process.exec", .revision = *m->revision,
+		.policy_hash = m->policy_hash, .pid = s->inner, .ppid = s->ppid };
+
+	if (s->exe[0])
+		ev.binary = s->exe;
 	sbuf_init(&x, 256 * 1024);
 	sbuf_adds(&x, "\"path\":");
 	sbuf_add_json(&x, p->path ? p->path : "?");
 	sbuf_addf(&x, ",\"argv\":%s", p->argv_json ? p->argv_json : "[]");
-	snprintf(extra, sizeof(extra), ",\"confirmed\":%s", confirmed && n > 0 ? "true" : "false");
+	snprintf(extra, sizeof(extra), ",\"confirmed\":%s", s->exe[0] ? "true" : "false");
 	sbuf_adds(&x, extra);
 	if (!x.overflow) {
 		ev.extra_json = x.p;
 		event_emit(&ev);
 	}
 	sbuf_free(&x);
+}
+
+static void
+record(struct execmon *m, struct pending *p, bool confirmed)
+{
+	struct seen s;
+
+	observe(p, confirmed, &s);
+	emit(m, p, &s);
 }
 
 static void
@@ -251,9 +271,11 @@ exec_happened(const struct pending *p)
 /*
  * Settle the pending call of pid (if any): the process is stopped in a new
  * notification, so what /proc shows now is final for the previous call.
+ * It is read now, and recorded (m->late) once the notification is
+ * answered: the process need not wait for the audit trail's write.
  */
 static void
-settle(struct execmon *m, pid_t pid, bool at_exit_or_exec)
+settle(struct execmon *m, pid_t pid)
 {
 	for (struct pending **pp = &m->pending; *pp; pp = &(*pp)->next) {
 		struct pending *p = *pp;
@@ -261,15 +283,16 @@ settle(struct execmon *m, pid_t pid, bool at_exit_or_exec)
 
 		if (p->pid != pid)
 			continue;
-		r = exec_happened(p);
-		if (r == 1)
-			record(m, p, true);
-		else if (r < 0 || !at_exit_or_exec)
-			record(m, p, false);
-		/* r == 0 at a new call: the previous exec failed; nothing ran. */
 		*pp = p->next;
-		pending_free(p);
 		m->npending--;
+		r = exec_happened(p);
+		/* r == 0 at a new call: the previous exec failed; nothing ran. */
+		if (r == 0) {
+			pending_free(p);
+			return;
+		}
+		observe(p, r == 1, &m->late_seen);
+		m->late = p;
 		return;
 	}
 }
@@ -284,7 +307,7 @@ on_exec_call(struct execmon *m, const struct seccomp_notif *req, bool at)
 	unsigned long long path_addr = at ? req->data.args[1] : req->data.args[0];
 	unsigned long long argv_addr = at ? req->data.args[2] : req->data.args[1];
 
-	settle(m, (pid_t)req->pid, true);
+	settle(m, (pid_t)req->pid);
 	p = xcalloc(1, sizeof(*p));
 	p->pid = (pid_t)req->pid;
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
@@ -334,12 +357,17 @@ on_notify(struct ev_io *io, uint32_t events)
 	else if (m->req->data.nr == SYS_execveat)
 		on_exec_call(m, m->req, true);
 	else if (m->req->data.nr == SYS_exit_group)
-		settle(m, (pid_t)m->req->pid, true);
+		settle(m, (pid_t)m->req->pid);
 	memset(m->resp, 0, m->resp_size);
 	m->resp->id = m->req->id;
 	m->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	if (ioctl(m->fd, SECCOMP_IOCTL_NOTIF_SEND, m->resp) < 0 && errno != ENOENT)
 		log_warn("exec monitor: answer");
+	if (m->late) {
+		emit(m, m->late, &m->late_seen);
+		pending_free(m->late);
+		m->late = NULL;
+	}
 }
 
 struct execmon *
