@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -131,21 +132,26 @@ replace_file(const char *dir, const char *name, const char *data, size_t len, st
 	return 0;
 }
 
+/*
+ * In memory (memfd) rather than in the state directory: init copies it
+ * into the sandbox and nothing else reads it, and a file created and
+ * removed on every start is not free where the state directory is on a
+ * disk (ext4 searches past recently freed inodes for a new one).
+ */
 int
-sandbox_files_write_hosts(const char *state_dir, struct werr *err)
+sandbox_files_hosts(struct werr *err)
 {
 	static const char line[] = "\n# warden: the privacy router and the policy API\n"
 	    "127.0.0.1\t" INFER_HOST " " POLICY_HOST "\n";
-	char path[PATH_MAX], buf[65536];
+	char buf[65536];
 	ssize_t n = 0;
 	int in = open("/etc/hosts", O_RDONLY | O_CLOEXEC), out;
 
-	snprintf(path, sizeof(path), "%s/hosts", state_dir);
-	out = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+	out = memfd_create("warden-hosts", MFD_CLOEXEC);
 	if (out < 0) {
 		if (in >= 0)
 			close(in);
-		return werr_sys(err, "create %s", path);
+		return werr_sys(err, "create the sandbox's /etc/hosts");
 	}
 	while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
 		if (write_all(out, buf, (size_t)n) < 0)
@@ -153,7 +159,7 @@ sandbox_files_write_hosts(const char *state_dir, struct werr *err)
 	if (in >= 0)
 		close(in);
 	if (n != 0 || write_all(out, line, sizeof(line) - 1) < 0) {
-		werr_sys(err, "write %s", path);
+		werr_sys(err, "write the sandbox's /etc/hosts");
 		close(out);
 		return -1;
 	}

@@ -16,11 +16,12 @@
 #include "../policy/policy.h"
 
 /*
- * STATE_DIR/hosts: the host's /etc/hosts plus inference.local and
- * policy.local on 127.0.0.1 (every sandbox has policy.local).  Returns the
- * file open for reading (the caller closes it), or -1 with err.
+ * The sandbox's /etc/hosts: the host's plus inference.local and
+ * policy.local on 127.0.0.1 (every sandbox has policy.local), in an
+ * anonymous memory file.  Returns it open for reading and writing (the
+ * caller closes it), or -1 with err.
  */
-int sandbox_files_write_hosts(const char *state_dir, struct werr *err);
+int sandbox_files_hosts(struct werr *err);
 
 /*
  * DIR/policy.yaml (p's canonical form under a header naming revision and

@@ -1211,7 +1211,7 @@ send_root_files(struct sup *s, struct werr *err)
 		if (fds[ROOT_FILE_CA_BUNDLE] < 0)
 			return werr_sys(err, "open %s", bundle);
 	}
-	if ((fds[ROOT_FILE_HOSTS] = sandbox_files_write_hosts(s->state_dir, err)) < 0 ||
+	if ((fds[ROOT_FILE_HOSTS] = sandbox_files_hosts(err)) < 0 ||
 	    (fds[ROOT_FILE_ETC_WARDEN] = sandbox_files_public(s->state_dir, s->policy,
 	    s->revision, s->st.policy_hash, err)) < 0)
 		goto out;

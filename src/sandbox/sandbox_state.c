@@ -244,13 +244,13 @@ void
 state_remove(const char *dir, int lock_fd)
 {
 	/*
-	 * Everything a sandbox writes there: its state, the files handed to
-	 * init (hosts, the CA bundle), the placeholders warden exec reads,
+	 * Everything a sandbox writes there: its state, the CA bundle handed
+	 * to init (and read by warden exec), the placeholders warden exec reads,
 	 * and the /etc/warden view (public/, with the temporary names of an
 	 * interrupted rewrite).  The lock goes last.
 	 */
 	static const char *const files[] = {
-		"state", "policy.yaml", "hosts", "ca-bundle.pem", "placeholders",
+		"state", "policy.yaml", "ca-bundle.pem", "placeholders",
 		"public/policy.yaml", "public/AGENTS.md", "public/.policy.yaml.tmp",
 		"public/.AGENTS.md.tmp", "lock",
 	};
