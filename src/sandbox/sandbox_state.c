@@ -50,10 +50,21 @@ state_check_name(const char *name)
 	return NULL;
 }
 
+/*
+ * The lock is the directory itself (flock works on a directory's fd): a
+ * lock file would be one more file created and removed at every start,
+ * which is not free where the state directory is on a disk.
+ */
+static int
+open_lock(const char *dir)
+{
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 int
 state_create(const char *name, char *dir, size_t n, int *lock_fd, struct werr *err)
 {
-	char base[PATH_MAX - 128], lock[PATH_MAX];
+	char base[PATH_MAX - 128];
 	int fd;
 
 	if (state_base(base, sizeof(base), err) < 0)
@@ -61,16 +72,15 @@ state_create(const char *name, char *dir, size_t n, int *lock_fd, struct werr *e
 	snprintf(dir, n, "%s/%s", base, name);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return werr_sys(err, "mkdir %s", dir);
-	snprintf(lock, sizeof(lock), "%s/lock", dir);
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open_lock(dir);
 	if (fd < 0)
-		return werr_sys(err, "%s", lock);
+		return werr_sys(err, "%s", dir);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
 		if (errno == EWOULDBLOCK)
 			return werr_set(err, "a sandbox named '%s' is already running "
 			    "(choose another --name, or `warden stop %s`)", name, name);
-		return werr_sys(err, "lock %s", lock);
+		return werr_sys(err, "lock %s", dir);
 	}
 	*lock_fd = fd;
 	return 0;
@@ -174,8 +184,7 @@ state_load(const char *name, struct sb_state *st, char *dir, size_t n, struct we
 	if (state_base(base, sizeof(base), err) < 0)
 		return -1;
 	snprintf(dir, n, "%s/%s", base, name);
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_lock(dir);
 	if (fd < 0)
 		return werr_set(err, "no running sandbox named '%s' (see `warden ps`)", name);
 	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
@@ -227,8 +236,8 @@ state_list(struct strv *names, struct werr *err)
 		int fd;
 		if (de->d_name[0] == '.' || state_check_name(de->d_name))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s/lock", base, de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
+		fd = open_lock(path);
 		if (fd < 0)
 			continue;
 		if (flock(fd, LOCK_SH | LOCK_NB) < 0)
@@ -247,12 +256,12 @@ state_remove(const char *dir, int lock_fd)
 	 * Everything a sandbox writes there: its state, the CA bundle handed
 	 * to init (and read by warden exec), the placeholders warden exec reads,
 	 * and the /etc/warden view (public/, with the temporary names of an
-	 * interrupted rewrite).  The lock goes last.
+	 * interrupted rewrite).  The directory, the lock, goes last.
 	 */
 	static const char *const files[] = {
 		"state", "policy.yaml", "ca-bundle.pem", "placeholders",
 		"public/policy.yaml", "public/AGENTS.md", "public/.policy.yaml.tmp",
-		"public/.AGENTS.md.tmp", "lock",
+		"public/.AGENTS.md.tmp", "lock" /* an earlier version's lock file */,
 	};
 	char path[PATH_MAX];
 

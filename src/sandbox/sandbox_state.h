@@ -2,8 +2,9 @@
  * The record a running sandbox leaves for `warden ps/inspect/exec/stop`:
  * a directory per sandbox under $XDG_RUNTIME_DIR/warden (rootless) or
  * /run/warden (root), mode 0700, holding a small key=value file and the
- * canonical policy, plus a lock the supervisor holds for its whole life
- * (so a stale directory from a crashed supervisor is recognised and reused).
+ * canonical policy; the supervisor holds a lock on the directory itself
+ * (flock) for its whole life, so a stale directory from a crashed
+ * supervisor is recognised and reused.
  */
 #ifndef WARDEN_SANDBOX_STATE_H
 #define WARDEN_SANDBOX_STATE_H
