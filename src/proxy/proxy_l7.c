@@ -172,6 +172,8 @@ l7_side_read(struct side *s)
 			return -1;
 		}
 	}
+	if (s->drained)
+		return 0;
 	n = recv(s->fd, s->in + s->inlen, IN_CAP - s->inlen, 0);
 	if (n > 0) {
 		s->inlen += (size_t)n;
@@ -181,6 +183,8 @@ l7_side_read(struct side *s)
 		s->eof = true;
 		return 1;
 	}
+	if (errno == EAGAIN)
+		s->drained = true;
 	return errno == EAGAIN || errno == EINTR ? 0 : -1;
 }
 
@@ -1220,9 +1224,14 @@ on_event(struct conn *c)
 		l7_update(c);
 }
 
+/* Readiness (or a hang-up, or an error, which a read reports) makes a drained side worth reading. */
+#define READ_NEWS (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+
 void
 l7_on_client(struct conn *c, uint32_t events)
 {
+	if (events & READ_NEWS)
+		c->l7->c.drained = false;
 	/* A held request's client went away while a human was deciding: nothing goes upstream. */
 	if (c->l7->rq == RQ_HELD) {
 		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -1237,6 +1246,8 @@ l7_on_upstream(struct conn *c, uint32_t events)
 {
 	if (events & (EPOLLHUP | EPOLLERR))
 		c->uhup = true;
+	if (events & READ_NEWS)
+		c->l7->u.drained = false;
 	on_event(c);
 }
 

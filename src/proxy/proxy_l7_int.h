@@ -41,6 +41,12 @@ struct side {
 	char *out;
 	size_t outlen, outoff, outcap;
 	bool out_secret;	/* out has held a secret: wipe it once written */
+	/*
+	 * A plain socket's last recv found nothing, and epoll has not said
+	 * readable since: the next recv is skipped (the loop is level-
+	 * triggered, so data that arrives is reported, and read, next round).
+	 */
+	bool drained;
 };
 
 struct l7 {

@@ -315,6 +315,36 @@ test_request(void)
 	guard_request_free(&back);
 	sbuf_free(&b);
 
+	/* Quotes, backslashes, control bytes and UTF-8 survive the trip; the header is valid JSON. */
+	memset(&r, 0, sizeof(r));
+	r.path = "/a\"b\\c\x01d\x7f";
+	r.model = "mod\xc3\xa9le \xe2\x82\xac";
+	r.binary = "/bin/\xc3";
+	sbuf_init(&b, 1 << 20);
+	guard_request_encode(&r, &b);
+	guard_frame_parse(b.p, b.len, GUARD_MAX_FRAME, &f, NULL);
+	CHECK_INT(guard_request_decode(&f, &back, why, sizeof(why)), 0);
+	CHECK_STR(back.path, "/a\"b\\c\x01d\x7f");
+	CHECK_STR(back.model, "mod\xc3\xa9le \xe2\x82\xac");
+	CHECK_STR(back.binary, "/bin/\xef\xbf\xbd");
+	guard_request_free(&back);
+	sbuf_free(&b);
+
+	/* A header past GUARD_MAX_HEADER (every byte of every string escaped) is not encoded at all. */
+	{
+		static char ctl[GUARD_MAX_PATH + 1], s1k[GUARD_MAX_STRING + 1];
+
+		memset(ctl, 1, GUARD_MAX_PATH);
+		memset(s1k, 2, GUARD_MAX_STRING);
+		memset(&r, 0, sizeof(r));
+		r.path = ctl;
+		r.provider = r.host = r.model = r.sandbox = r.binary = s1k;
+		sbuf_init(&b, 1 << 20);
+		guard_request_encode(&r, &b);
+		CHECK(b.overflow && b.len == 0, "an oversize header marks the buffer, appends nothing");
+		sbuf_free(&b);
+	}
+
 #define DST "\"destination\":{\"provider\":\"\",\"host\":\"h\",\"path\":\"/\",\"model\":\"\"}"
 #define CTX "\"context\":{\"sandbox\":\"s\",\"binary\":\"\",\"pid\":1}"
 	CHECK_INT(request_rc("{\"type\":\"classify\",\"id\":1,\"deadline_ms\":10,"
