@@ -204,13 +204,6 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "warden run: no command given\n\n%s", usage);
 		return WEXIT_FAILURE;
 	}
-	/*
-	 * Before OpenSSL's first use (the audit key, the TLS authority): no
-	 * exit handler.  Freeing every table the library built (providers,
-	 * algorithm names, error strings) cost ~0.2 ms at the end of every
-	 * run, for memory the exit returns anyway.
-	 */
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	if (load_policy(policy_path, &policy) < 0)
 		return WEXIT_FAILURE;
 
@@ -243,10 +236,19 @@ cmd_run(int argc, char **argv)
 	 * a later reload may add endpoints whose requests are inspected.
 	 */
 	creds = credstore_load(&policy, &err);
-	if (creds && (policy.nnet > 0 || credstore_count(creds) > 0 || policy.inference.present) &&
-	    !(ca = tlsca_new(upstream_ca, &err))) {
-		credstore_free(creds);
-		creds = NULL;
+	if (creds && (policy.nnet > 0 || credstore_count(creds) > 0 || policy.inference.present)) {
+		/*
+		 * OpenSSL's first use in this process (the audit trail signs
+		 * without it, src/audit/audit.c): no exit handler.  Freeing
+		 * every table the library built (providers, algorithm names,
+		 * error strings) cost ~0.2 ms at the end of every run, for
+		 * memory the exit returns anyway.
+		 */
+		OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+		if (!(ca = tlsca_new(upstream_ca, &err))) {
+			credstore_free(creds);
+			creds = NULL;
+		}
 	}
 	if (!creds) {
 		fprintf(stderr, "warden: %s\n", err.msg);
