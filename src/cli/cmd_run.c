@@ -207,8 +207,25 @@ cmd_run(int argc, char **argv)
 	if (load_policy(policy_path, &policy) < 0)
 		return WEXIT_FAILURE;
 
+	if (audit_default_dir(audit_dir, sizeof(audit_dir), &err) < 0) {
+		fprintf(stderr, "warden: %s\n", err.msg);
+		return WEXIT_FAILURE;
+	}
 	if (!name) {
-		default_name(argv[optind], namebuf, sizeof(namebuf));
+		/*
+		 * A generated name is one no earlier sandbox had: its trail would
+		 * otherwise continue that sandbox's (16 random bits meet an
+		 * earlier name once a few hundred trails exist), and each start
+		 * would read that trail's tail first.
+		 */
+		for (int i = 0; i < 16; i++) {
+			char used[PATH_MAX + NAME_MAX_LEN + 2];
+
+			default_name(argv[optind], namebuf, sizeof(namebuf));
+			snprintf(used, sizeof(used), "%s/%s", audit_dir, namebuf);
+			if (lstat(used, &st) < 0 && errno == ENOENT)
+				break;
+		}
 		name = namebuf;
 	} else if ((prob = state_check_name(name))) {
 		fprintf(stderr, "warden run: invalid --name '%s': %s\n", name, prob);
@@ -272,10 +289,6 @@ cmd_run(int argc, char **argv)
 	spec.gid = id.gid;
 	spec.home = id.home;
 	spec.pty = tty == 1;
-	if (audit_default_dir(audit_dir, sizeof(audit_dir), &err) < 0) {
-		fprintf(stderr, "warden: %s\n", err.msg);
-		return WEXIT_FAILURE;
-	}
 	if (audit_log && audit_log[0] != '/') {
 		char cwd[PATH_MAX];
 		if (!getcwd(cwd, sizeof(cwd))) {
