@@ -92,6 +92,11 @@ struct audit {
 	char failbuf[256];
 	struct sbuf rec;
 	char moved[PATH_MAX + 32];	/* where a torn trail was moved, or "" */
+	/* audit_flush_early's thread: started until joined; done, and its errno. */
+	pthread_t early;
+	bool early_running;
+	bool early_done;		/* set by the thread (atomic) */
+	int early_errno;
 };
 
 static void
@@ -635,6 +640,41 @@ checkpoint(struct audit *a)
 	return r;
 }
 
+static void *
+early_flush(void *arg)
+{
+	struct audit *a = arg;
+
+	a->early_errno = fdatasync(a->fd) < 0 ? errno : 0;
+	__atomic_store_n(&a->early_done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+void
+audit_flush_early(struct audit *a)
+{
+	if (a->failed || a->early_running || a->fsync == AUDIT_FSYNC_ALWAYS)
+		return;
+	a->early_errno = 0;
+	a->early_done = false;
+	a->early_running = pthread_create(&a->early, NULL, early_flush, a) == 0;
+}
+
+/*
+ * Join audit_flush_early's thread, if any (waiting for it with wait, else
+ * only once it is done); its failure fails the trail.
+ */
+static void
+early_join(struct audit *a, bool wait)
+{
+	if (!a->early_running || (!wait && !__atomic_load_n(&a->early_done, __ATOMIC_ACQUIRE)))
+		return;
+	pthread_join(a->early, NULL);
+	a->early_running = false;
+	if (a->early_errno)
+		fail(a, "fsync", a->early_errno);
+}
+
 int
 audit_append(struct audit *a, const struct event *ev)
 {
@@ -662,6 +702,7 @@ audit_tick(struct audit *a)
 {
 	uint64_t now = now_ns();
 
+	early_join(a, false);
 	if (a->failed)
 		return;
 	if (a->since_checkpoint && now - a->last_checkpoint >= a->checkpoint_ns)
@@ -680,6 +721,7 @@ audit_close(struct audit *a, struct werr *err)
 
 	if (!a)
 		return 0;
+	early_join(a, true);
 	if (a->since_checkpoint && checkpoint(a) < 0)
 		r = -1;
 	if (!a->failed && fsync(a->fd) < 0)

@@ -71,6 +71,16 @@ const char *audit_failed(const struct audit *a);
 /* Periodic work: batched fsync and time-based checkpoints (call ~10/s). */
 void audit_tick(struct audit *a);
 
+/*
+ * Start flushing what is written so far on a thread of its own, and return
+ * at once ("batch" mode; "always" has nothing to flush).  Extra to the
+ * batch schedule, never instead of it: the first flush of a new trail also
+ * writes the directories that name it, so doing it early leaves the final
+ * flush at audit_close only the last records.  A failure fails the trail,
+ * as a batch flush's would.
+ */
+void audit_flush_early(struct audit *a);
+
 /* Final checkpoint and fsync; frees a.  Returns -1 when either failed. */
 int audit_close(struct audit *a, struct werr *err);
 

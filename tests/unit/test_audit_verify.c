@@ -1240,6 +1240,42 @@ test_key_forms(void)
 	    "a key others can read is refused (%s)", err.msg);
 }
 
+/* An early flush on its own thread, records written meanwhile, ticks, the close. */
+static void
+test_flush_early(void)
+{
+	char key[128], path[128], pub[65];
+	struct audit_config c = { .sandbox = "fe", .key_path = key, .path = path };
+	struct werr err = { 0 };
+	struct audit *a;
+	FILE *f;
+
+	begin("an early flush");
+	snprintf(key, sizeof(key), "%s/key", tmpdir);
+	snprintf(path, sizeof(path), "%s/early-%d.jsonl", tmpdir, trail_no++);
+	a = audit_open(&c, &err);
+	CHECK(a != NULL, "open (%s)", err.msg);
+	if (!a)
+		return;
+	snprintf(pub, sizeof(pub), "%s", audit_pubkey(a));
+	emit_event(a, 0, 30, &(struct trail_opts){ 0 });
+	audit_flush_early(a);
+	audit_flush_early(a);	/* one at a time: a second call while one runs is a no-op */
+	for (unsigned i = 1; i < 20; i++)
+		emit_event(a, i, 30, &(struct trail_opts){ 0 });
+	audit_tick(a);
+	audit_flush_early(a);
+	for (unsigned i = 20; i < 30; i++)
+		emit_event(a, i, 30, &(struct trail_opts){ 0 });
+	CHECK(audit_failed(a) == NULL, "the trail has not failed");
+	CHECK_INT(audit_close(a, &err), 0);
+	f = fopen(path, "re");
+	audit_verify(f, pub, &R, &err);
+	fclose(f);
+	CHECK(R.verdict == AUDIT_OK && R.records == 31 && R.checkpoints == 1,
+	    "30 records and the final checkpoint verify (%s)", R.why);
+}
+
 static void
 test_odd_bytes(void)
 {
@@ -1449,6 +1485,7 @@ main(void)
 	test_replaced_key();
 	test_writer_lifecycle();
 	test_key_forms();
+	test_flush_early();
 	test_odd_bytes();
 	test_large();
 	lines_free(&clean);
