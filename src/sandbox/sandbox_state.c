@@ -265,7 +265,12 @@ state_remove(const char *dir, int lock_fd)
 	};
 	char path[PATH_MAX];
 
+	/* Relative to the directory (the lock's fd): no walk down the base for each. */
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		if (lock_fd >= 0) {
+			unlinkat(lock_fd, files[i], 0);
+			continue;
+		}
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		unlink(path);
 	}
