@@ -242,10 +242,6 @@ read_own_key(FILE *f, struct audit *a)
 }
 
 /*
- * A key read by read_own_key ready to sign: nettle's when libhogweed
- * loads (a->key stays NULL), else an OpenSSL key object.  0 or -1.
- */
-/*
  * Before OpenSSL's first use in this file: no exit handler (freeing its
  * tables costs ~0.2 ms at every exit, for memory the exit returns anyway).
  */
@@ -255,6 +251,10 @@ openssl_start(void)
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
+/*
+ * A key read by read_own_key ready to sign: nettle's when libhogweed
+ * loads (a->key stays NULL), else an OpenSSL key object.  0 or -1.
+ */
 static int
 use_raw_key(struct audit *a)
 {
@@ -313,7 +313,6 @@ load_key(struct audit *a, const char *path, struct werr *err)
 
 		openssl_start();
 		c = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
-
 		if (!c || EVP_PKEY_keygen_init(c) <= 0 || EVP_PKEY_keygen(c, &k) <= 0) {
 			EVP_PKEY_CTX_free(c);
 			return werr_set(err, "cannot generate the audit key");
