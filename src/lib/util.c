@@ -335,6 +335,9 @@ mkdir_p(const char *path, mode_t mode, struct werr *err)
 
 	if (n >= sizeof(buf))
 		return werr_set(err, "%s: path too long", path);
+	/* Usually at most the last component is missing: one call, not one per component. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
 	memcpy(buf, path, n + 1);
 	for (char *p = buf + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
