@@ -11,7 +11,9 @@
 #                  (127.0.0.1:3128 inside): attribution of every connection
 #                  to its binary, the policy decision, then the tunnel
 # and, for warden, a fourth row without the idle processes, to show what
-# they cost. What is measured:
+# they cost; the set-up latency rounds also time a minimal CONNECT relay
+# (bench/relay.c: no policy, no attribution, no audit), the floor any proxy
+# that terminates TCP stands on here. What is measured:
 #   - connection set-up latency (sequential, one connection at a time)
 #   - requests per second for short plain-HTTP requests (forward proxy)
 #   - bulk throughput through one tunnel, upload and download
@@ -110,6 +112,21 @@ build_tools() {
     UP="$SCRATCH/upstream"
     build_static proxyload "is libc6-dev installed?"
     build_static upstream "is libc6-dev installed?"
+    RELAY="$SCRATCH/relay"
+    build_static relay "is libc6-dev installed?"
+}
+
+# The floor row: bench/relay.c, a CONNECT relay that does nothing but relay.
+start_relay() {
+    local i
+    "$RELAY" "$SCRATCH/relay-port" >"$SCRATCH/relay.log" 2>&1 &
+    RELAY_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        [[ -s "$SCRATCH/relay-port" ]] && break
+        sleep 0.05
+    done
+    RELAY_PORT="$(cat "$SCRATCH/relay-port" 2>/dev/null || true)"
+    [[ -n "$RELAY_PORT" ]] || NOTE[relay]="the relay did not start: $(one_line 300 <"$SCRATCH/relay.log")"
 }
 
 # Both proxies need two descriptors per tunnel, the client and the upstream
@@ -316,9 +333,10 @@ latency_once() {
     local out="$BENCH_DIR/proxy-lat-$1-r$2.out" err="$BENCH_DIR/proxy-lat-$1-r$2.err" rc=0
     [[ -z "${NOTE[$row]:-}" && -z "${NOTE[lat-$row]:-}" ]] || return 0
     case "$row" in
-        direct | tinyproxy)
+        direct | tinyproxy | relay)
             local proxy=direct
             [[ "$row" == tinyproxy ]] && proxy="127.0.0.1:$TP_PORT"
+            [[ "$row" == relay ]] && proxy="127.0.0.1:$RELAY_PORT"
             local cmd=("$PL" latency "$proxy" "127.0.0.1:$PORT_ECHO" "$n" "$WARMUP" "$samples")
             [[ -n "${CMDS[lat-$row]:-}" ]] || CMDS[lat-$row]="$(show_cmd "${cmd[@]}")"
             timeout "$SUITE_TIMEOUT" "${cmd[@]}" </dev/null >"$out" 2>"$err" || rc=$?
@@ -342,7 +360,7 @@ latency_once() {
 # does during the run is spread over every path instead of landing on one.
 latency_rounds() {
     local r i k row per=$(( (N + ROUNDS - 1) / ROUNDS ))
-    local order=(direct tinyproxy warden warden-noidle)
+    local order=("${LAT_ROWS[@]}")
     for ((r = 1; r <= ROUNDS; r++)); do
         log "set-up latency, round $r of $ROUNDS"
         for ((k = 0; k < ${#order[@]}; k++)); do
@@ -487,9 +505,12 @@ hold_tinyproxy() {
 # ---------------------------------------------------------------------------
 
 readonly ROWS=(direct tinyproxy warden warden-noidle)
+# The latency rounds also time the floor: bench/relay.c.
+readonly LAT_ROWS=(direct tinyproxy relay warden warden-noidle)
 declare -A LABEL=(
     [direct]="direct (no proxy)"
     [tinyproxy]="tinyproxy"
+    [relay]="minimal relay (the floor: bench/relay.c)"
     [warden]="warden, $IDLE idle processes"
     [warden-noidle]="warden, no other processes"
 )
@@ -526,7 +547,7 @@ latency_table() {
     d99="$(l direct echo_p99)"
     echo "| path | samples | ready p50 | ready p99 | first echo p50 | p90 | p99 | max | added p50 | added p99 |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for row in "${ROWS[@]}"; do
+    for row in "${LAT_ROWS[@]}"; do
         local a50="—" a99="—"
         if [[ "$row" != direct ]]; then
             a50="$(calc "$(l "$row" echo_p50)" "$d50" -)"
@@ -598,9 +619,9 @@ compute_verdicts() {
     a99="$(calc "$(l warden echo_p99)" "$(l direct echo_p99)" -)"
     verdict() { if [[ "$1" == n/a ]]; then echo UNKNOWN; elif le "$1" "$2"; then echo PASS; else echo MISS; fi; }
     V_P50="$(verdict "$a50" "$TARGET_P50")"
-    T_P50="added latency p50 ${a50} µs (target <= ${TARGET_P50} µs)"
+    T_P50="added latency p50 ${a50} µs (target <= ${TARGET_P50} µs; the minimal relay alone adds $(calc "$(l relay echo_p50)" "$(l direct echo_p50)" -) µs)"
     V_P99="$(verdict "$a99" "$TARGET_P99")"
-    T_P99="added latency p99 ${a99} µs (target <= ${TARGET_P99} µs)"
+    T_P99="added latency p99 ${a99} µs (target <= ${TARGET_P99} µs; the minimal relay alone adds $(calc "$(l relay echo_p99)" "$(l direct echo_p99)" -) µs)"
     u="$(calc "$(f warden upload mbps_median)" "$(f direct upload mbps_median)" % %.0f)"
     d="$(calc "$(f warden download mbps_median)" "$(f direct download mbps_median)" % %.0f)"
     if [[ "$u" == n/a || "$d" == n/a ]]; then
@@ -638,7 +659,7 @@ hold_shortfall() {
 
 notes() {
     local k first=1
-    for k in "${ROWS[@]}" lat-warden lat-warden-noidle lat-direct lat-tinyproxy hold-warden hold-tinyproxy; do
+    for k in "${ROWS[@]}" relay lat-warden lat-warden-noidle lat-direct lat-tinyproxy lat-relay hold-warden hold-tinyproxy; do
         [[ -n "${NOTE[$k]:-}" ]] || continue
         (( first )) && { echo; first=0; }
         printf -- '- %s: %s\n' "$k" "${NOTE[$k]}"
@@ -680,7 +701,10 @@ from \`socket()\` to the proxy's \`200\` (direct: \`connect()\` returned).
 server — the first moment the connection is usable both ways. *Added* is the
 path's first-echo percentile minus the direct one; it includes attribution,
 the policy decision, the proxy's own connect to the upstream and one extra hop
-each way.
+each way. The minimal relay (\`bench/relay.c\`: one epoll loop, the CONNECT
+line, a blocking connect to 127.0.0.1, splice both ways; no policy, no
+attribution, no audit, no name) is the floor: what any proxy that terminates
+TCP adds on this machine before it does anything of its own.
 
 $(latency_table)
 
@@ -736,7 +760,7 @@ Commands (\`<tmp>\` is a scratch directory; ports are chosen per run):
 \`\`\`
 EOF
     local row
-    for row in direct tinyproxy warden warden-noidle; do
+    for row in "${LAT_ROWS[@]}"; do
         printf '# %s: set-up latency (each round)\n%s\n' "${LABEL[$row]}" "${CMDS[lat-$row]:-(not run)}"
     done
     for row in direct tinyproxy; do
@@ -796,7 +820,9 @@ main() {
     fi
     [[ -z "${NOTE[tinyproxy]:-}" ]] || log "tinyproxy: ${NOTE[tinyproxy]}"
 
+    start_relay
     latency_rounds
+    [[ -n "${RELAY_PID:-}" ]] && kill "$RELAY_PID" 2>/dev/null
     run_warden warden all
     run_warden warden-noidle rps
     run_host direct direct 127.0.0.1
