@@ -98,15 +98,33 @@ static const char agents_md[] =
 "refusing it at once (`approvals.mode: ask`): the request then simply takes\n"
 "longer, and fails with 403 if it is denied or nobody answers in time.\n";
 
-/* Write data to DIR/NAME through a temporary file and a rename. */
+/*
+ * Write data to DIR/NAME through a temporary file and a rename; with
+ * fresh (DIR was just made, nothing reads it yet) a file that is not
+ * there yet is written in place, which saves the rename.
+ */
 static int
-replace_file(const char *dir, const char *name, const char *data, size_t len, struct werr *err)
+replace_file(const char *dir, const char *name, const char *data, size_t len, bool fresh,
+    struct werr *err)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
-	int fd;
+	int fd = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	if (fresh) {
+		fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd >= 0) {
+			if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0) {
+				werr_sys(err, "write %s", path);
+				close(fd);
+				unlink(path);
+				return -1;
+			}
+			close(fd);
+			return 0;
+		}
+	}
 	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return werr_sys(err, "create %s", tmp);
@@ -166,17 +184,20 @@ sandbox_files_hosts(struct werr *err)
 	return out;
 }
 
-int
-sandbox_files_write_policy(const char *dir, const struct policy *p, uint64_t rev,
-    const char *hash, struct werr *err)
+static int
+write_policy(const char *dir, const struct policy *p, uint64_t rev, const char *hash,
+    bool fresh, struct werr *err)
 {
 	char computed[65];
 	char *canon;
 	struct sbuf b;
 	int r;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return werr_sys(err, "mkdir %s", dir);
+	if (mkdir(dir, 0755) < 0) {
+		if (errno != EEXIST)
+			return werr_sys(err, "mkdir %s", dir);
+		fresh = false;
+	}
 	/* Whatever the umask: the agent's user must be able to list it. */
 	if (chmod(dir, 0755) < 0)
 		return werr_sys(err, "chmod %s", dir);
@@ -193,11 +214,18 @@ sandbox_files_write_policy(const char *dir, const struct policy *p, uint64_t rev
 	    "# Read-only: ask for changes at http://" POLICY_HOST " (see /etc/warden/AGENTS.md).\n"
 	    "%s", (unsigned long long)rev, hash, canon);
 	free(canon);
-	r = replace_file(dir, "policy.yaml", b.p, b.len, err);
+	r = replace_file(dir, "policy.yaml", b.p, b.len, fresh, err);
 	sbuf_free(&b);
 	if (r < 0)
 		return -1;
-	return replace_file(dir, "AGENTS.md", agents_md, sizeof(agents_md) - 1, err);
+	return replace_file(dir, "AGENTS.md", agents_md, sizeof(agents_md) - 1, fresh, err);
+}
+
+int
+sandbox_files_write_policy(const char *dir, const struct policy *p, uint64_t rev,
+    const char *hash, struct werr *err)
+{
+	return write_policy(dir, p, rev, hash, false, err);
 }
 
 int
@@ -208,7 +236,7 @@ sandbox_files_public(const char *state_dir, const struct policy *p, uint64_t rev
 	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/public", state_dir);
-	if (sandbox_files_write_policy(dir, p, rev, hash, err) < 0)
+	if (write_policy(dir, p, rev, hash, true, err) < 0)
 		return -1;
 	/*
 	 * A mount the sandbox can attach in its own namespace whatever the
