@@ -407,6 +407,23 @@ run_host() {
     OUTF[$row]="$out"
 }
 
+# run_relay_tput: throughput through the minimal relay (it takes CONNECT only:
+# no forward-proxy requests, so no rps row).
+run_relay_tput() {
+    local c out="$BENCH_DIR/proxy-relay.out"
+    [[ -z "${NOTE[relay]:-}" ]] || return 0
+    suite_cmds "$PL" "127.0.0.1:$RELAY_PORT" 127.0.0.1 all
+    : >"$out"
+    log "measuring relay (throughput)"
+    CMDS[relay]="$(printf '%s\n' "${SUITE[@]:1}")"
+    for c in "${SUITE[@]:1}"; do
+        # shellcheck disable=SC2086  # the command lines are word lists
+        timeout "$SUITE_TIMEOUT" $c >>"$out" 2>>"$BENCH_DIR/proxy-relay.err" </dev/null ||
+            log "relay: '${c##*/}' failed (see build/bench/proxy-relay.err)"
+    done
+    OUTF[relay]="$out"
+}
+
 # run_warden ROW WHAT: rps (and throughput, WHAT=all) in a sandbox.
 run_warden() {
     local row="$1" what="$2" rc=0
@@ -582,7 +599,7 @@ tput_table() {
     td="$(f tinyproxy download mbps_median)"
     echo "| path | upload MB/s | % of direct | vs tinyproxy | download MB/s | % of direct | vs tinyproxy | download EOF lost |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    for row in direct tinyproxy warden; do
+    for row in direct tinyproxy relay warden; do
         local u d
         u="$(f "$row" upload mbps_median)"
         d="$(f "$row" download mbps_median)"
@@ -631,7 +648,7 @@ compute_verdicts() {
     else
         V_TPUT=MISS
     fi
-    T_TPUT="tunnel throughput ${u}% (upload) and ${d}% (download) of direct (target >= ${TARGET_TPUT}%)"
+    T_TPUT="tunnel throughput ${u}% (upload) and ${d}% (download) of direct (target >= ${TARGET_TPUT}%; the minimal relay: $(calc "$(f relay upload mbps_median)" "$(f direct upload mbps_median)" % %.0f)% and $(calc "$(f relay download mbps_median)" "$(f direct download mbps_median)" % %.0f)%)"
 }
 
 # How fast warden's tunnel set-up went as tunnels accumulated (the client
@@ -763,6 +780,7 @@ EOF
     for row in "${LAT_ROWS[@]}"; do
         printf '# %s: set-up latency (each round)\n%s\n' "${LABEL[$row]}" "${CMDS[lat-$row]:-(not run)}"
     done
+    printf '# %s: throughput\n%s\n' "${LABEL[relay]}" "${CMDS[relay]:-(not run)}"
     for row in direct tinyproxy; do
         printf '# %s: requests per second, throughput\n%s\n' "${LABEL[$row]}" \
             "$(printf '%s\n' "${CMDS[$row]:-(not run)}" | sed -e "s|$SCRATCH|<tmp>|g" -e "s|$ROOT|<repo>|g")"
@@ -822,6 +840,7 @@ main() {
 
     start_relay
     latency_rounds
+    run_relay_tput
     [[ -n "${RELAY_PID:-}" ]] && kill "$RELAY_PID" 2>/dev/null
     run_warden warden all
     run_warden warden-noidle rps

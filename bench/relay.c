@@ -4,7 +4,8 @@
  * to 127.0.0.1 on the port asked for (no name resolution, no policy, no
  * attribution, no audit), answer 200, then move bytes both ways with
  * splice(2) through a pipe per direction -- the same kernel path warden's
- * tunnels use.  What it adds to a connection is what any relay that
+ * tunnels use, with the same back-pressure (a direction reads only while
+ * its pipe is empty).  What it adds to a connection is what any relay that
  * terminates TCP adds on this machine: the proxy's own connect and one more
  * hop each way.  Not a product part: a measuring stick, built and run by
  * bench/proxy.sh.
@@ -82,7 +83,7 @@ conn_close(struct conn *c)
 
 /* splice from -> pipe -> to until it would block; -1 on an error. */
 static int
-pump(struct conn *c, struct half *h)
+pump(struct half *h)
 {
 	for (;;) {
 		ssize_t n;
@@ -100,12 +101,8 @@ pump(struct conn *c, struct half *h)
 			return 0;
 		n = splice(h->from, NULL, h->pipe[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == 0) {
-			struct epoll_event ev = { .events = 0, .data.ptr = c };
-
 			h->eof = 1;
 			shutdown(h->to, SHUT_WR);
-			/* Its end of file stays readable: stop asking, or the loop spins. */
-			epoll_ctl(ep, EPOLL_CTL_MOD, h->from, &ev);
 			return 0;
 		}
 		if (n < 0)
@@ -152,6 +149,18 @@ on_head(struct conn *c)
 	return 1;
 }
 
+/* What each socket waits for: input while its direction's pipe is empty, output while the other's is not. */
+static void
+rewatch(struct conn *c)
+{
+	struct epoll_event ev = { .data.ptr = c };
+
+	ev.events = (!c->c2u.eof && !c->c2u.inpipe ? EPOLLIN : 0) | (c->u2c.inpipe ? EPOLLOUT : 0);
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->cfd, &ev);
+	ev.events = (!c->u2c.eof && !c->u2c.inpipe ? EPOLLIN : 0) | (c->c2u.inpipe ? EPOLLOUT : 0);
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->ufd, &ev);
+}
+
 static void
 on_event(struct conn *c)
 {
@@ -175,9 +184,11 @@ on_event(struct conn *c)
 		if (r == 0)
 			return;
 	}
-	if (pump(c, &c->c2u) < 0 || pump(c, &c->u2c) < 0 || (c->c2u.eof && c->u2c.eof &&
+	if (pump(&c->c2u) < 0 || pump(&c->u2c) < 0 || (c->c2u.eof && c->u2c.eof &&
 	    !c->c2u.inpipe && !c->u2c.inpipe))
 		conn_close(c);
+	else
+		rewatch(c);
 }
 
 int
