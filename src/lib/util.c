@@ -428,6 +428,42 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void
+utc_tm(int64_t secs, struct tm *out)
+{
+	/* Days to a civil date: Howard Hinnant's algorithm (eras of 400 years from 0000-03-01). */
+	int64_t days = secs / 86400, rem = secs % 86400;
+	int64_t era, y;
+	unsigned doe, yoe, doy, mp, m, d;
+
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	memset(out, 0, sizeof(*out));
+	out->tm_hour = (int)(rem / 3600);
+	out->tm_min = (int)(rem / 60 % 60);
+	out->tm_sec = (int)(rem % 60);
+	out->tm_wday = (int)((days % 7 + 11) % 7);	/* 1970-01-01 was a Thursday */
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = (unsigned)(days - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = (int64_t)yoe + era * 400 + (m <= 2);
+	out->tm_year = (int)(y - 1900);
+	out->tm_mon = (int)m - 1;
+	out->tm_mday = (int)d;
+	/* doy counts from March 1st; January and February end the March-based year. */
+	{
+		bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+		out->tm_yday = (int)(m > 2 ? doy + 59 + leap : doy - 306);
+	}
+}
+
 int
 parse_u64(const char *s, uint64_t *out)
 {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -81,6 +82,13 @@ int write_file(const char *path, const char *s, struct werr *err);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
+/*
+ * secs since the epoch as a UTC date and time (tm_year, tm_mon, tm_mday,
+ * tm_hour, tm_min, tm_sec, tm_wday, tm_yday; the rest zero), as gmtime_r
+ * gives them but without glibc's time zone set-up, which reads
+ * /etc/localtime on first use even for UTC.
+ */
+void utc_tm(int64_t secs, struct tm *out);
 /* Parse a non-negative decimal integer fully; -1 on any junk or overflow. */
 int parse_u64(const char *s, uint64_t *out);
 
