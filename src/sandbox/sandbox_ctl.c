@@ -52,9 +52,14 @@ ctl_recv(int fd, struct ctl_msg *m, int *fd_out)
 	ssize_t r;
 
 	*fd_out = -1;
+	/*
+	 * ECONNRESET: the peer closed with messages of ours unread (init
+	 * failed before taking the supervisor's files).  It is reported once,
+	 * ahead of what the peer sent before closing (its error): read on.
+	 */
 	do
 		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
+	while (r < 0 && (errno == EINTR || errno == ECONNRESET));
 	if (r <= 0)
 		return r;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))

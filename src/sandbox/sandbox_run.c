@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1222,12 +1223,17 @@ send_root_files(struct sup *s, struct werr *err)
 	    (fds[ROOT_FILE_ETC_WARDEN] = sandbox_files_public(s->state_dir, s->policy,
 	    s->revision, s->st.policy_hash, err)) < 0)
 		goto out;
+	/*
+	 * A send fails when init has already failed (its error is on ctl for
+	 * the loop to report) or, in theory, for want of memory: either way
+	 * init must not wait for the rest, and EOF tells it so.
+	 */
 	for (int i = 0; i < ROOT_NFILES; i++) {
 		struct ctl_msg m = { .type = CTL_FILE, .value = i };
 
 		if (ctl_send(s->ctl, &m, fds[i]) < 0) {
-			werr_sys(err, "hand the sandbox's files to init");
-			goto out;
+			shutdown(s->ctl, SHUT_WR);
+			break;
 		}
 	}
 	r = 0;

@@ -85,6 +85,16 @@ printf 'version: 1\nfilesystem_policy:\n  include_workdir: true\n  bogus_key: 1\
 OUT=$("$WARDEN" run --no-tty --policy "$T_TMP/bad.yaml" --workdir "$WORKDIR" -- true 2>&1)
 is "$?" 125 "a bad policy: warden run exits 125"
 like "$OUT" "$T_TMP/bad.yaml:4:3: error: " "... with a FILE:LINE:COL message"
+# An error init meets while building the root reaches the user as its own
+# sentence, however far the supervisor got meanwhile (five tries: a race).
+printf 'version: 1\nfilesystem_policy:\n  include_workdir: true\n  read_only:\n    - /usr\n    - /nonexistent-warden-test\n' >"$T_TMP/missing.yaml"
+got=0
+for i in 1 2 3 4 5; do
+	OUT=$("$WARDEN" run --no-tty --policy "$T_TMP/missing.yaml" --workdir "$WORKDIR" -- true 2>&1)
+	rc=$?
+	[[ $rc -eq 125 && $OUT == *"filesystem_policy.read_only: /nonexistent-warden-test: No such file or directory"* ]] && got=$((got + 1))
+done
+is "$got" 5 "a missing read_only path: exit 125 and init's message, every time (last: $OUT)"
 
 # ---- filesystem walls -----------------------------------------------------------------
 
