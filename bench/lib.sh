@@ -214,6 +214,18 @@ audit_failures() {
 # sandbox whatever the sandbox mounts; or die naming HINT (the packages it
 # needs). glibc's warnings about dlopen/getaddrinfo in static libraries are
 # expected (only 127.0.0.1 is connected to) and kept out of the message.
+# wait_file FILE SECS [written]: until FILE exists (with "written": and is
+# not empty, as when a server writes its port), for at most SECS seconds;
+# 1 if it never did.
+wait_file() {
+    local f="$1" secs="$2" i
+    for ((i = 0; i < secs * 20; i++)); do
+        if [[ "${3:-}" == written ]]; then [[ -s "$f" ]] && return 0; else [[ -e "$f" ]] && return 0; fi
+        sleep 0.05
+    done
+    return 1
+}
+
 build_static() {
     local name="$1" hint="$2"
     shift 2

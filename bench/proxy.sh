@@ -118,13 +118,9 @@ build_tools() {
 
 # The floor row: bench/relay.c, a CONNECT relay that does nothing but relay.
 start_relay() {
-    local i
     "$RELAY" "$SCRATCH/relay-port" >"$SCRATCH/relay.log" 2>&1 &
     RELAY_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        [[ -s "$SCRATCH/relay-port" ]] && break
-        sleep 0.05
-    done
+    wait_file "$SCRATCH/relay-port" 5 written || true
     RELAY_PORT="$(cat "$SCRATCH/relay-port" 2>/dev/null || true)"
     [[ -n "$RELAY_PORT" ]] || NOTE[relay]="the relay did not start: $(one_line 300 <"$SCRATCH/relay.log")"
 }
@@ -150,14 +146,9 @@ set_fd_limits() {
 }
 
 start_upstream() {
-    local i
     "$UP" "$SCRATCH/ports" >"$SCRATCH/upstream.log" 2>&1 &
     UP_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        [[ -s "$SCRATCH/ports" ]] && break
-        sleep 0.05
-    done
-    [[ -s "$SCRATCH/ports" ]] || die "the upstream server did not start: $(one_line 300 <"$SCRATCH/upstream.log")"
+    wait_file "$SCRATCH/ports" 5 written || die "the upstream server did not start: $(one_line 300 <"$SCRATCH/upstream.log")"
     PORT_ECHO="$(awk '$1 == "echo" {print $2}' "$SCRATCH/ports")"
     PORT_SINK="$(awk '$1 == "sink" {print $2}' "$SCRATCH/ports")"
     PORT_SOURCE="$(awk '$1 == "source" {print $2}' "$SCRATCH/ports")"
@@ -441,15 +432,6 @@ run_warden() {
 
 # The kernel's peak and current resident set of a process, in KiB.
 vm() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || true; }
-
-wait_file() {
-    local f="$1" secs="$2" i
-    for ((i = 0; i < secs * 20; i++)); do
-        [[ -e "$f" ]] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # hold_measure ROW PID DIR: drive a running `proxyload hold` (through the
 # files in DIR) and read PID's memory before and with the tunnels open.

@@ -168,14 +168,9 @@ find_guard() {
 }
 
 start_upstream() {
-    local i
     "$UP" "$SCRATCH/ports" >"$BENCH_DIR/router-upstream.log" 2>&1 &
     UP_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        [[ -s "$SCRATCH/ports" ]] && break
-        sleep 0.05
-    done
-    [[ -s "$SCRATCH/ports" ]] || die "the provider stand-in did not start: $(one_line <"$BENCH_DIR/router-upstream.log")"
+    wait_file "$SCRATCH/ports" 5 written || die "the provider stand-in did not start: $(one_line <"$BENCH_DIR/router-upstream.log")"
     PORT="$(awk '$1 == "llm" {print $2}' "$SCRATCH/ports")"
     [[ -n "$PORT" ]] || die "bench/upstream.c has no llm port"
 }

@@ -27,7 +27,6 @@
  */
 #include "audit.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/dl.h"
 #include "../lib/hash.h"
 #include "../lib/util.h"
 
@@ -63,14 +63,15 @@ static pthread_once_t ed_once = PTHREAD_ONCE_INIT;
 static void
 ed_load(void)
 {
-	void *h = dlopen(LIBHOGWEED_SONAME, RTLD_NOW | RTLD_LOCAL);
+	static const char *const names[] = {
+		"nettle_ed25519_sha512_public_key", "nettle_ed25519_sha512_sign",
+	};
+	void *syms[2];
 
-	if (!h)
-		return;
-	*(void **)&ed.public_key = dlsym(h, "nettle_ed25519_sha512_public_key");
-	*(void **)&ed.sign = dlsym(h, "nettle_ed25519_sha512_sign");
-	if (!ed.public_key || !ed.sign)
-		ed.sign = NULL;
+	if (dl_load(LIBHOGWEED_SONAME, names, syms, 2)) {
+		*(void **)&ed.public_key = syms[0];
+		*(void **)&ed.sign = syms[1];
+	}
 }
 
 struct audit {

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dlfcn.h>
 #include <libpsl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -10,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/dl.h"
 #include "../lib/util.h"
 
 static bool
@@ -50,14 +50,13 @@ static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
 static void
 psl_load(void)
 {
-	void *h = dlopen(LIBPSL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	static const char *const names[] = { "psl_builtin", "psl_is_public_suffix2" };
+	void *syms[2];
 
-	if (!h)
-		return;
-	*(void **)&psl.builtin = dlsym(h, "psl_builtin");
-	*(void **)&psl.is_public_suffix2 = dlsym(h, "psl_is_public_suffix2");
-	if (!psl.builtin || !psl.is_public_suffix2)
-		psl.builtin = NULL;
+	if (dl_load(LIBPSL_SONAME, names, syms, 2)) {
+		*(void **)&psl.builtin = syms[0];
+		*(void **)&psl.is_public_suffix2 = syms[1];
+	}
 }
 
 /* Is suffix a public suffix?  Without libpsl the answer is an error, never "no". */

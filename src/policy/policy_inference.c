@@ -17,13 +17,13 @@
  */
 #include "policy.h"
 
-#include <dlfcn.h>
 #include <hs.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../lib/dl.h"
 #include "policy_check.h"
 #include "policy_walk.h"
 #include "ynode.h"
@@ -638,14 +638,13 @@ static pthread_once_t hs_once = PTHREAD_ONCE_INIT;
 static void
 hs_load(void)
 {
-	void *h = dlopen(LIBHS_SONAME, RTLD_NOW | RTLD_LOCAL);
+	static const char *const names[] = { "hs_expression_info", "hs_free_compile_error" };
+	void *syms[2];
 
-	if (!h)
-		return;
-	*(void **)&hs.expression_info = dlsym(h, "hs_expression_info");
-	*(void **)&hs.free_compile_error = dlsym(h, "hs_free_compile_error");
-	if (!hs.expression_info || !hs.free_compile_error)
-		hs.expression_info = NULL;
+	if (dl_load(LIBHS_SONAME, names, syms, 2)) {
+		*(void **)&hs.expression_info = syms[0];
+		*(void **)&hs.free_compile_error = syms[1];
+	}
 }
 
 static const char *

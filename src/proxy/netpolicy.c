@@ -30,13 +30,13 @@
 #include "netpolicy.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <idn2.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/dl.h"
 #include "../lib/glob.h"
 
 /*
@@ -58,14 +58,13 @@ static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
 static void
 idn_load(void)
 {
-	void *h = dlopen(LIBIDN2_SONAME, RTLD_NOW | RTLD_LOCAL);
+	static const char *const names[] = { "idn2_to_ascii_8z", "idn2_free" };
+	void *syms[2];
 
-	if (!h)
-		return;
-	*(void **)&idn2.to_ascii_8z = dlsym(h, "idn2_to_ascii_8z");
-	*(void **)&idn2.free = dlsym(h, "idn2_free");
-	if (!idn2.free)
-		idn2.to_ascii_8z = NULL;
+	if (dl_load(LIBIDN2_SONAME, names, syms, 2)) {
+		*(void **)&idn2.to_ascii_8z = syms[0];
+		*(void **)&idn2.free = syms[1];
+	}
 }
 
 #define DEST_RAW_MAX 1024	/* a UTF-8 name may be longer than its A-label */

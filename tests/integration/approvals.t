@@ -218,6 +218,26 @@ EOF
 	is "$(grep -c "$path" "$UP_LOG")" 0 "... and nothing reached the upstream"
 }
 
+# held_then_proposed NAME POLICY WHAT URL PROPOSAL [CURL-ARG...]: the agent's
+# request to URL is held, then the agent proposes PROPOSAL (JSON); approved
+# --always, the held request goes on.
+held_then_proposed() {
+	local name=$1 policy=$2 what=$3 url=$4 body=$5 id
+	shift 5
+	agent "$name" <<EOF
+curl -sS -o /dev/null -w '%{http_code}' $* $url >$name.code &
+sleep 1
+curl -sS -o $name.prop http://policy.local/v1/proposals -d '$body'
+wait
+EOF
+	bg "$name" "$policy"
+	item "$name" hold >/dev/null
+	id=$(item "$name" proposal)
+	"$WARDEN" approve "$id" --always >/dev/null 2>&1
+	wait "$BG_PID"
+	is "$(file "$name.code")" 200 "a held $what proceeds once a proposal covering it is approved --always"
+}
+
 # ---- hold-and-ask: approve, deny ---------------------------------------------------------
 
 agent d <<EOF
@@ -250,18 +270,8 @@ wait "$BG_PID"
 is "$(file m.1)$(file m.2)$(file m.3)" 200200200 "... and each proceeds once it is approved"
 
 # A proposal approved --always lets a connection held for the same thing go on.
-agent n <<EOF
-curl -sS -o /dev/null -w '%{http_code}' http://other.example.com:$P/held-by-proposal >n.code &
-sleep 1
-curl -sS -o n.prop http://policy.local/v1/proposals -d '$(propose_body other other.example.com)'
-wait
-EOF
-bg n "$POL_ASK"
-item n hold >/dev/null
-id=$(item n proposal)
-"$WARDEN" approve "$id" --always >/dev/null 2>&1
-wait "$BG_PID"
-is "$(file n.code)" 200 "a held connection proceeds once a proposal covering it is approved --always"
+held_then_proposed n "$POL_ASK" connection "http://other.example.com:$P/held-by-proposal" \
+	"$(propose_body other other.example.com)"
 
 # ---- hold-and-ask: timeout, client gone ---------------------------------------------------
 
@@ -368,18 +378,9 @@ is "$(file ri.again)" 200 "a --for grant lets the same request through again whi
 is "$(grep -c "POST /api/a" "$UP_LOG") $(grep -c "POST /api/b" "$UP_LOG")" "2 0" "... and only what was granted reached the upstream"
 
 # A held request goes on when a proposal that allows it is approved --always.
-agent rp <<EOF
-curl -sS -o /dev/null -w '%{http_code}' -X PATCH -d x http://files.example.com:$P/api/prop >rp.code &
-sleep 1
-curl -sS -o rp.prop http://policy.local/v1/proposals -d '{"intent":"patch the fixture","name":"files","network_policy":{"endpoints":[{"host":"files.example.com","port":$P,"protocol":"rest","rules":[{"allow":{"method":"GET","path":"/ok/**"}},{"allow":{"method":"PATCH","path":"/api/prop"}}]}],"binaries":[{"path":"$CURL_EXE"}]}}'
-wait
-EOF
-bg rp "$POL_REST"
-item rp hold >/dev/null
-id=$(item rp proposal)
-"$WARDEN" approve "$id" --always >/dev/null 2>&1
-wait "$BG_PID"
-is "$(file rp.code)" 200 "a held request proceeds once a proposal allowing it is approved --always"
+held_then_proposed rp "$POL_REST" request "http://files.example.com:$P/api/prop" \
+	'{"intent":"patch the fixture","name":"files","network_policy":{"endpoints":[{"host":"files.example.com","port":'"$P"',"protocol":"rest","rules":[{"allow":{"method":"GET","path":"/ok/**"}},{"allow":{"method":"PATCH","path":"/api/prop"}}]}],"binaries":[{"path":"'"$CURL_EXE"'"}]}}' \
+	-X PATCH -d x
 is "$(grep -c "PATCH /api/prop" "$UP_LOG")" 1 "... and reaches the upstream"
 
 # No decision in time: 403 saying so.
