@@ -79,37 +79,6 @@ note_version(const char *s)
 
 /* ---- reading records ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /*
  * NULL when line is valid UTF-8; otherwise an owned copy with every invalid
  * byte replaced by U+FFFD.  JSON's structure is ASCII, so this only ever
@@ -122,14 +91,14 @@ utf8_scrub(const char *line, size_t len, size_t *outlen)
 	struct sbuf b;
 	size_t i = 0, l;
 
-	while (i < len && (l = utf8_len(p + i, len - i)) > 0)
+	while (i < len && (l = utf8_seq_len(p + i, len - i)) > 0)
 		i += l;
 	if (i == len)
 		return NULL;
 	sbuf_init(&b, 3 * len + 1);
 	sbuf_add(&b, line, i);
 	while (i < len) {
-		l = utf8_len(p + i, len - i);
+		l = utf8_seq_len(p + i, len - i);
 		if (l) {
 			sbuf_add(&b, line + i, l);
 			i += l;
@@ -277,7 +246,7 @@ add_text(struct sbuf *b, const char *s, bool quote)
 	for (size_t i = 0; i < n; i += l) {
 		uint32_t cp;
 
-		l = utf8_len(p + i, n - i);
+		l = utf8_seq_len(p + i, n - i);
 		if (l == 0) {
 			sbuf_addf(b, "\\x%02x", p[i]);
 			l = 1;

@@ -74,34 +74,6 @@ jset(json_t *obj, const char *key, json_t *val)
 		jok(NULL);
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0 when it is not one. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t want;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		want = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		want = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		want = 4;
-	else
-		return 0;
-	if (n < want)
-		return 0;
-	for (size_t i = 1; i < want; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if (want == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f)))
-		return 0;	/* overlong, or a surrogate */
-	if (want == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f)))
-		return 0;
-	return want;
-}
-
 /*
  * A JSON string of s: invalid UTF-8 becomes U+FFFD, and the text is cut
  * (between characters) at max bytes.
@@ -116,7 +88,7 @@ jstr(const char *s, size_t max)
 
 	sbuf_init(&b, max + 4);
 	while (i < n) {
-		size_t k = utf8_seq(p + i, n - i);
+		size_t k = utf8_seq_len(p + i, n - i);
 		const char *add = k ? (const char *)p + i : "\xef\xbf\xbd";
 		size_t addlen = k ? k : 3;
 

@@ -202,29 +202,34 @@ sbuf_addf(struct sbuf *b, const char *fmt, ...)
 	free(p);
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *p)
+size_t
+utf8_seq_len(const unsigned char *p, size_t n)
 {
+	size_t len;
+	uint32_t cp;
+
+	if (n == 0)
+		return 0;
 	if (p[0] < 0x80)
 		return 1;
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (i >= n || (p[i] & 0xc0) != 0x80)
 			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
-			return 0;	/* overlong, or a surrogate */
-		return 3;
+		cp = cp << 6 | (p[i] & 0x3f);
 	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
+	/* Overlong forms, surrogates and values past U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
 }
 
 /*
@@ -258,7 +263,7 @@ sbuf_add_json(struct sbuf *b, const char *s)
 			char esc[6] = { '\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15] };
 			sbuf_add(b, esc, 6);
 			c++;
-		} else if ((n = utf8_len(c)) > 0) {
+		} else if ((n = utf8_seq_len(c, 4)) > 0) {
 			sbuf_add(b, (const char *)c, n);
 			c += n;
 		} else {

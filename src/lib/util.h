@@ -61,6 +61,13 @@ void sbuf_addf(struct sbuf *b, const char *fmt, ...)
 void sbuf_free(struct sbuf *b);
 /* Append s as a JSON string literal (quotes included, control bytes escaped). */
 void sbuf_add_json(struct sbuf *b, const char *s);
+/*
+ * Length (1-4) of the well-formed UTF-8 sequence at p, of which n bytes
+ * may be read, or 0 when there is none: overlong forms, surrogates, values
+ * past U+10FFFF and cut sequences are not well formed.  Continuation bytes
+ * are read in order, so a NUL-terminated string may pass n = 4.
+ */
+size_t utf8_seq_len(const unsigned char *p, size_t n);
 
 /*
  * Canonical absolute path check: starts with '/', no empty, "." or ".."

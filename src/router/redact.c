@@ -57,32 +57,6 @@ u_escape(const unsigned char *p, size_t n)
 }
 
 /*
- * Length of a well-formed UTF-8 sequence at p, or 0.  Only the shape
- * matters here (lead byte and continuation bytes), not overlong forms: the
- * point is to never separate bytes that belong together.
- */
-static size_t
-utf8_unit(const unsigned char *p, size_t n)
-{
-	size_t want;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		want = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		want = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		want = 4;
-	else
-		return 0;
-	if (n < want)
-		return 0;
-	for (size_t i = 1; i < want; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return want;
-}
-
-/*
  * The unit starting at body[i]: an escape sequence (a surrogate pair
  * written as two \u escapes is one unit: separating the halves leaves a
  * lone surrogate, which JSON parsers refuse), a UTF-8 sequence, or a byte.
@@ -105,7 +79,8 @@ unit_len(const unsigned char *b, size_t len, size_t i)
 		}
 		return 6;
 	}
-	u = utf8_unit(b + i, n);
+	/* A UTF-8 sequence is one unit: its bytes are never separated. */
+	u = utf8_seq_len((const unsigned char *)b + i, n);
 	return u ? u : 1;
 }
 
