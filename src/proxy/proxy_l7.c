@@ -499,6 +499,17 @@ on_request_decided(void *arg, const struct appr_item *it)
 	l7_kick(c);
 }
 
+/* Does an endpoint of np that covers the destination keep encoded slashes (%2F) as data? */
+static bool
+encoded_slash_ok(const struct conn *c, const struct net_policy *np)
+{
+	for (size_t i = 0; i < np->nendpoints; i++)
+		if (netpolicy_endpoint_matches(&np->endpoints[i], &c->dst, NULL) &&
+		    np->endpoints[i].allow_encoded_slash)
+			return true;
+	return false;
+}
+
 /*
  * A held request after a reload: would the policy running now let it
  * through (a proposal approved, another hold approved --always, `warden
@@ -516,7 +527,6 @@ held_request_allowed(struct conn *c)
 	const struct endpoint *ep;
 	const char *why = NULL;
 	int status = 0;
-	bool slash = false;
 
 	if (http_parse_request(x->c.in, x->c.inlen, &req, &status, &why) <= 0 ||
 	    req.form == HTTP_FORM_ASTERISK || req.form == HTTP_FORM_AUTHORITY)
@@ -524,11 +534,7 @@ held_request_allowed(struct conn *c)
 	px_decide_on(c, c->px->policy, &d);
 	if (!d.allow || !d.rule)
 		return false;
-	for (size_t i = 0; i < d.rule->nendpoints; i++)
-		if (netpolicy_endpoint_matches(&d.rule->endpoints[i], &c->dst, NULL) &&
-		    d.rule->endpoints[i].allow_encoded_slash)
-			slash = true;
-	if (http_target_normalize(req.path, req.path_len, slash, &t))
+	if (http_target_normalize(req.path, req.path_len, encoded_slash_ok(c, d.rule), &t))
 		return false;
 	ep = request_endpoint(c, d.rule, &t);
 	if (ep && ep->protocol == PROTO_REST)
@@ -543,14 +549,14 @@ bool
 l7_hold(struct conn *c, const struct appr_hold *h, const char *why, appr_wait_fn fn)
 {
 	struct l7 *x = c->l7;
+	struct appr_hold hw;
 	const struct appr_item *it;
 
 	if (!c->px->approvals || !h->binary || c->held[0])
 		return false;
-	it = approvals_hold(c->px->approvals, &(struct appr_hold){ .binary = h->binary,
-	    .pid = h->pid, .host = h->host, .port = h->port, .method = h->method,
-	    .path = h->path, .entry = h->entry, .provider = h->provider, .tier = h->tier,
-	    .why = why });
+	hw = *h;
+	hw.why = why;
+	it = approvals_hold(c->px->approvals, &hw);
 	if (!it)
 		return false;
 	snprintf(c->held, sizeof(c->held), "%s", it->id);
@@ -665,15 +671,9 @@ on_request(struct conn *c)
 		refuse(c, 403, "policy_denied", d.reason, req.method, NULL, NULL);
 		return false;
 	}
-	if (!prob && req.form != HTTP_FORM_ASTERISK) {
-		/* Pick the endpoint's encoded-slash setting before normalising. */
-		bool slash = false;
-		for (size_t i = 0; i < d.rule->nendpoints; i++)
-			if (netpolicy_endpoint_matches(&d.rule->endpoints[i], &c->dst, NULL) &&
-			    d.rule->endpoints[i].allow_encoded_slash)
-				slash = true;
-		prob = http_target_normalize(req.path, req.path_len, slash, &t);
-	}
+	/* The endpoint's encoded-slash setting is picked before normalising. */
+	if (!prob && req.form != HTTP_FORM_ASTERISK)
+		prob = http_target_normalize(req.path, req.path_len, encoded_slash_ok(c, d.rule), &t);
 	if (prob) {
 		char p[120];
 		snprintf(p, sizeof(p), "%.*s", (int)(req.path_len > 100 ? 100 : req.path_len),
