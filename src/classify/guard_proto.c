@@ -267,6 +267,137 @@ body_empty(const struct guard_frame *f, char *why, size_t whylen)
 	return true;
 }
 
+/* Append v in decimal (sbuf_addf would format through a heap buffer). */
+static void
+add_uint(struct sbuf *b, uint64_t v)
+{
+	char t[24];
+	size_t i = sizeof(t);
+
+	do
+		t[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	sbuf_add(b, t + i, sizeof(t) - i);
+}
+
+/*
+ * ---- the fast reader ----
+ *
+ * Every request header comes from warden's encoder and, with the built-in
+ * classifier, every reply header from warden-guard's: one compact form,
+ * members in a fixed order, no whitespace.  Such a header is read here by
+ * matching it against that form -- no JSON tree, no allocation per member.
+ * Anything else (another order, whitespace, an unknown member, an escape
+ * or a byte outside printable ASCII in a string, a number with a leading
+ * zero or past its limit, a value the checks refuse) is handed to the full
+ * parser (jansson), which decides and says why.  The reader accepts only
+ * headers the full parser accepts, with the same values: printable ASCII
+ * without escapes is valid UTF-8 and holds no \u0000, the member names are
+ * fixed and distinct, and integers are plain digits.  So how strict a
+ * decode is never depends on which reader took the header; the unit tests
+ * compare the two on every shape and on mutations of them.
+ */
+static bool fast_reader = true;
+static size_t fast_hits;
+
+void
+guard_proto_fast_decode(bool on)
+{
+	fast_reader = on;
+}
+
+size_t
+guard_proto_fast_hits(void)
+{
+	return fast_hits;
+}
+
+struct rd {
+	const char *p, *end;
+};
+
+static bool
+rd_lit(struct rd *r, const char *s, size_t n)
+{
+	if ((size_t)(r->end - r->p) < n || memcmp(r->p, s, n) != 0)
+		return false;
+	r->p += n;
+	return true;
+}
+#define RD_LIT(r, s) rd_lit((r), (s), sizeof(s) - 1)
+
+/* Digits without a leading zero (a lone 0 is fine), at most max. */
+static bool
+rd_uint(struct rd *r, uint64_t max, uint64_t *out)
+{
+	const char *p = r->p;
+	uint64_t v = 0;
+
+	if (p == r->end || *p < '0' || *p > '9')
+		return false;
+	if (*p == '0') {
+		p++;
+	} else {
+		for (; p < r->end && *p >= '0' && *p <= '9'; p++) {
+			unsigned d = (unsigned)(*p - '0');
+
+			if (d > max || v > (max - d) / 10)
+				return false;
+			v = v * 10 + d;
+		}
+	}
+	if (p < r->end && *p >= '0' && *p <= '9')
+		return false;
+	*out = v;
+	r->p = p;
+	return true;
+}
+
+/* A string of printable ASCII (0x20-0x7e) without a backslash, at most max bytes. */
+static bool
+rd_str(struct rd *r, size_t max, const char **s, size_t *n)
+{
+	const char *q;
+
+	if (r->p == r->end || *r->p != '"')
+		return false;
+	for (q = r->p + 1; q < r->end && *q != '"'; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e || *q == '\\')
+			return false;
+	if (q == r->end || (size_t)(q - r->p - 1) > max)
+		return false;
+	*s = r->p + 1;
+	*n = (size_t)(q - r->p - 1);
+	r->p = q + 1;
+	return true;
+}
+
+static bool
+rd_done(const struct rd *r)
+{
+	return r->p == r->end;
+}
+
+/* The same string, matched against a set of allowed bytes. */
+static bool
+span_only(const char *s, size_t n, bool (*ok)(unsigned char))
+{
+	for (size_t i = 0; i < n; i++)
+		if (!ok((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* A fixed field from a matched string: what copy_field does for a decoded one. */
+static void
+copy_span(char *dst, size_t dstlen, const char *s, size_t n)
+{
+	if (n >= dstlen)
+		n = dstlen - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 /* ---- frames ---- */
 
 ssize_t
@@ -518,39 +649,60 @@ add_str(struct sbuf *out, const char *s, size_t max)
 }
 
 /*
- * The header of every request is written directly, not through a JSON
- * tree: it is on the path of every model request, and building and
- * dumping a tree of ten members cost more than the rest of the encoding.
- * Same members, same order, same limits as the other encoders.
+ * The frame of every request is written directly into out, not through a
+ * JSON tree or a second buffer: it is on the path of every model request,
+ * and building and dumping a tree of ten members cost more than the rest
+ * of the encoding.  Same members, same order, same limits as the other
+ * encoders; the length fields are filled in once the header is written.
  */
 void
 guard_request_encode(const struct guard_request *r, struct sbuf *out)
 {
-	struct sbuf h;
+	size_t mark = out->len, hstart, hlen;
+	unsigned char prefix[8] = { 0 };
 
-	sbuf_init(&h, GUARD_MAX_HEADER);
-	sbuf_addf(&h, "{\"type\":\"classify\",\"id\":%llu,\"deadline_ms\":%llu,\"format\":",
-	    (unsigned long long)(r->id & GUARD_MAX_ID), (unsigned long long)r->deadline_ms);
-	add_str(&h, r->format && *r->format ? r->format : "unknown", 32);
-	sbuf_adds(&h, ",\"destination\":{\"provider\":");
-	add_str(&h, r->provider, GUARD_MAX_STRING);
-	sbuf_adds(&h, ",\"host\":");
-	add_str(&h, r->host, GUARD_MAX_STRING);
-	sbuf_adds(&h, ",\"path\":");
-	add_str(&h, r->path, GUARD_MAX_PATH);
-	sbuf_adds(&h, ",\"model\":");
-	add_str(&h, r->model, GUARD_MAX_STRING);
-	sbuf_adds(&h, "},\"context\":{\"sandbox\":");
-	add_str(&h, r->sandbox, GUARD_MAX_STRING);
-	sbuf_adds(&h, ",\"binary\":");
-	add_str(&h, r->binary, GUARD_MAX_STRING);
-	sbuf_addf(&h, ",\"pid\":%lld}}", r->pid > 0 ? (long long)r->pid : 0LL);
-	/* A header no classifier would accept is not sent: all or nothing, as for any frame. */
-	if (h.overflow)
+	if (out->overflow)
+		return;
+	sbuf_add(out, (const char *)prefix, 8);
+	hstart = out->len;
+	sbuf_adds(out, "{\"type\":\"classify\",\"id\":");
+	add_uint(out, r->id & GUARD_MAX_ID);
+	sbuf_adds(out, ",\"deadline_ms\":");
+	add_uint(out, r->deadline_ms);
+	sbuf_adds(out, ",\"format\":");
+	add_str(out, r->format && *r->format ? r->format : "unknown", 32);
+	sbuf_adds(out, ",\"destination\":{\"provider\":");
+	add_str(out, r->provider, GUARD_MAX_STRING);
+	sbuf_adds(out, ",\"host\":");
+	add_str(out, r->host, GUARD_MAX_STRING);
+	sbuf_adds(out, ",\"path\":");
+	add_str(out, r->path, GUARD_MAX_PATH);
+	sbuf_adds(out, ",\"model\":");
+	add_str(out, r->model, GUARD_MAX_STRING);
+	sbuf_adds(out, "},\"context\":{\"sandbox\":");
+	add_str(out, r->sandbox, GUARD_MAX_STRING);
+	sbuf_adds(out, ",\"binary\":");
+	add_str(out, r->binary, GUARD_MAX_STRING);
+	sbuf_adds(out, ",\"pid\":");
+	add_uint(out, r->pid > 0 ? (uint64_t)r->pid : 0);
+	sbuf_adds(out, "}}");
+	hlen = out->len - hstart;
+	/*
+	 * All or nothing, as for any frame: a header no classifier would
+	 * accept, or a frame the buffer cannot take, appends nothing.
+	 */
+	if (out->overflow || hlen > GUARD_MAX_HEADER ||
+	    r->body_len > UINT32_MAX - 4 - hlen || r->body_len > out->max - out->len) {
+		out->len = mark;
+		if (out->p)
+			out->p[mark] = '\0';
 		out->overflow = true;
-	else
-		guard_frame_encode(out, h.p, h.len, r->body, r->body_len);
-	sbuf_free(&h);
+		return;
+	}
+	if (r->body_len)
+		sbuf_add(out, r->body, r->body_len);
+	put_be32((unsigned char *)out->p + mark, (uint32_t)(4 + hlen + r->body_len));
+	put_be32((unsigned char *)out->p + mark + 4, (uint32_t)hlen);
 }
 
 /* A format name: v1 knows anthropic, openai and unknown; later ones read as unknown. */
@@ -560,23 +712,91 @@ format_char(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
+/* The request's strings, in the order of struct guard_request's members. */
+enum { RS_FORMAT, RS_PROVIDER, RS_HOST, RS_PATH, RS_MODEL, RS_SANDBOX, RS_BINARY, RS_N };
+
+/*
+ * Copy the strings into one block the request owns (its storage), each
+ * NUL-terminated, and point the request's members at them.
+ */
+static void
+request_strings(struct guard_request *r, const char *const s[RS_N], const size_t n[RS_N])
+{
+	const char **dst[RS_N] = { &r->format, &r->provider, &r->host, &r->path, &r->model,
+	    &r->sandbox, &r->binary };
+	size_t total = 0;
+	char *block, *p;
+
+	for (int i = 0; i < RS_N; i++)
+		total += n[i] + 1;
+	p = block = xmalloc(total);
+	for (int i = 0; i < RS_N; i++) {
+		memcpy(p, s[i], n[i]);
+		p[n[i]] = '\0';
+		*dst[i] = p;
+		p += n[i] + 1;
+	}
+	r->storage = block;
+}
+
+/* The fast reader's request (see the top of the file); false: the full parser decides. */
+static bool
+request_fast(const struct guard_frame *f, struct guard_request *r)
+{
+	struct rd d = { f->header, f->header + f->header_len };
+	const char *s[RS_N];
+	size_t n[RS_N];
+	uint64_t id, deadline, pid;
+
+	if (!fast_reader || f->header_len > GUARD_MAX_HEADER ||
+	    !RD_LIT(&d, "{\"type\":\"classify\",\"id\":") || !rd_uint(&d, GUARD_MAX_ID, &id) ||
+	    !RD_LIT(&d, ",\"deadline_ms\":") || !rd_uint(&d, UINT32_MAX, &deadline) ||
+	    !RD_LIT(&d, ",\"format\":") || !rd_str(&d, 32, &s[RS_FORMAT], &n[RS_FORMAT]) ||
+	    n[RS_FORMAT] == 0 || !span_only(s[RS_FORMAT], n[RS_FORMAT], format_char) ||
+	    !RD_LIT(&d, ",\"destination\":{\"provider\":") ||
+	    !rd_str(&d, GUARD_MAX_STRING, &s[RS_PROVIDER], &n[RS_PROVIDER]) ||
+	    !RD_LIT(&d, ",\"host\":") || !rd_str(&d, GUARD_MAX_STRING, &s[RS_HOST], &n[RS_HOST]) ||
+	    !RD_LIT(&d, ",\"path\":") || !rd_str(&d, GUARD_MAX_PATH, &s[RS_PATH], &n[RS_PATH]) ||
+	    !RD_LIT(&d, ",\"model\":") ||
+	    !rd_str(&d, GUARD_MAX_STRING, &s[RS_MODEL], &n[RS_MODEL]) ||
+	    !RD_LIT(&d, "},\"context\":{\"sandbox\":") ||
+	    !rd_str(&d, GUARD_MAX_STRING, &s[RS_SANDBOX], &n[RS_SANDBOX]) ||
+	    !RD_LIT(&d, ",\"binary\":") ||
+	    !rd_str(&d, GUARD_MAX_STRING, &s[RS_BINARY], &n[RS_BINARY]) ||
+	    !RD_LIT(&d, ",\"pid\":") || !rd_uint(&d, INT32_MAX, &pid) ||
+	    !RD_LIT(&d, "}}") || !rd_done(&d))
+		return false;
+	r->id = id;
+	r->deadline_ms = (unsigned)deadline;
+	r->pid = (pid_t)pid;
+	r->body = f->body;
+	r->body_len = f->body_len;
+	request_strings(r, s, n);
+	fast_hits++;
+	return true;
+}
+
 int
 guard_request_decode(const struct guard_frame *f, struct guard_request *r, char *why,
     size_t whylen)
 {
-	json_t *j = load_header(f, why, whylen);
-	const json_t *dst, *ctx, *format, *provider, *host, *path, *model, *sandbox, *binary;
+	json_t *j;
+	const json_t *dst, *ctx, *str[RS_N];
+	const char *s[RS_N];
+	size_t n[RS_N];
 	uint64_t id, deadline, pid;
 
 	memset(r, 0, sizeof(*r));
-	if (!j)
+	if (request_fast(f, r))
+		return 0;
+	if (!(j = load_header(f, why, whylen)))
 		return -1;
 	if (want_type(j, "classify", why, whylen) < 0 ||
 	    get_uint(j, "id", GUARD_MAX_ID, false, &id, why, whylen) < 0 ||
 	    get_uint(j, "deadline_ms", UINT32_MAX, false, &deadline, why, whylen) < 0 ||
-	    get_str(j, "format", 32, false, &format, why, whylen) < 0)
+	    get_str(j, "format", 32, false, &str[RS_FORMAT], why, whylen) < 0)
 		goto fail;
-	if (json_string_length(format) == 0 || !only_chars(format, format_char)) {
+	if (json_string_length(str[RS_FORMAT]) == 0 || !only_chars(str[RS_FORMAT], format_char)) {
 		set_why(why, whylen, "\"format\" is not a format name");
 		goto fail;
 	}
@@ -586,27 +806,25 @@ guard_request_decode(const struct guard_frame *f, struct guard_request *r, char 
 		set_why(why, whylen, "\"destination\" and \"context\" must be objects");
 		goto fail;
 	}
-	if (get_str(dst, "provider", GUARD_MAX_STRING, false, &provider, why, whylen) < 0 ||
-	    get_str(dst, "host", GUARD_MAX_STRING, false, &host, why, whylen) < 0 ||
-	    get_str(dst, "path", GUARD_MAX_PATH, false, &path, why, whylen) < 0 ||
-	    get_str(dst, "model", GUARD_MAX_STRING, false, &model, why, whylen) < 0 ||
-	    get_str(ctx, "sandbox", GUARD_MAX_STRING, false, &sandbox, why, whylen) < 0 ||
-	    get_str(ctx, "binary", GUARD_MAX_STRING, false, &binary, why, whylen) < 0 ||
+	if (get_str(dst, "provider", GUARD_MAX_STRING, false, &str[RS_PROVIDER], why, whylen) < 0 ||
+	    get_str(dst, "host", GUARD_MAX_STRING, false, &str[RS_HOST], why, whylen) < 0 ||
+	    get_str(dst, "path", GUARD_MAX_PATH, false, &str[RS_PATH], why, whylen) < 0 ||
+	    get_str(dst, "model", GUARD_MAX_STRING, false, &str[RS_MODEL], why, whylen) < 0 ||
+	    get_str(ctx, "sandbox", GUARD_MAX_STRING, false, &str[RS_SANDBOX], why, whylen) < 0 ||
+	    get_str(ctx, "binary", GUARD_MAX_STRING, false, &str[RS_BINARY], why, whylen) < 0 ||
 	    get_uint(ctx, "pid", INT32_MAX, false, &pid, why, whylen) < 0)
 		goto fail;
 	r->id = id;
 	r->deadline_ms = (unsigned)deadline;
-	r->format = json_string_value(format);
-	r->provider = json_string_value(provider);
-	r->host = json_string_value(host);
-	r->path = json_string_value(path);
-	r->model = json_string_value(model);
-	r->sandbox = json_string_value(sandbox);
-	r->binary = json_string_value(binary);
 	r->pid = (pid_t)pid;
 	r->body = f->body;
 	r->body_len = f->body_len;
-	r->storage = j;		/* the strings above live as long as j */
+	for (int i = 0; i < RS_N; i++) {
+		s[i] = json_string_value(str[i]);
+		n[i] = json_string_length(str[i]);
+	}
+	request_strings(r, s, n);
+	json_decref(j);
 	return 0;
 fail:
 	json_decref(j);
@@ -616,7 +834,7 @@ fail:
 void
 guard_request_free(struct guard_request *r)
 {
-	json_decref(r->storage);
+	free(r->storage);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -636,42 +854,71 @@ guard_decision_name(enum guard_decision d)
 	return "error";
 }
 
+/*
+ * Written directly into out like a request (a reply is encoded for every
+ * request a classifier answers), with the members in the order of the
+ * worked example in the specification -- the form the fast reader takes.
+ */
 void
 guard_reply_encode(const struct guard_reply *r, struct sbuf *out)
 {
-	json_t *h = jok(json_object()), *fa = jok(json_array()), *ra = jok(json_array());
+	size_t mark = out->len, hstart, hlen;
+	unsigned char prefix[8] = { 0 };
 
-	jset(h, "type", json_string("result"));
-	jset(h, "id", json_integer((json_int_t)(r->id & GUARD_MAX_ID)));
-	jset(h, "decision", json_string(guard_decision_name(r->decision)));
-	jset(h, "tier", json_string(tier_name(r->tier)));
-	jset(h, "reason", jstr(r->reason, sizeof(r->reason) - 1));
-	for (size_t i = 0; i < r->nfindings; i++) {
+	if (out->overflow)
+		return;
+	sbuf_add(out, (const char *)prefix, 8);
+	hstart = out->len;
+	sbuf_adds(out, "{\"type\":\"result\",\"id\":");
+	add_uint(out, r->id & GUARD_MAX_ID);
+	sbuf_adds(out, ",\"decision\":\"");
+	sbuf_adds(out, guard_decision_name(r->decision));
+	sbuf_adds(out, "\",\"tier\":\"");
+	sbuf_adds(out, tier_name(r->tier));
+	sbuf_adds(out, "\",\"reason\":");
+	add_str(out, r->reason, sizeof(r->reason) - 1);
+	sbuf_adds(out, ",\"findings\":[");
+	for (size_t i = 0; i < r->nfindings && !out->overflow; i++) {
 		const struct guard_finding *g = &r->findings[i];
-		json_t *o = jok(json_object());
 
-		jset(o, "type", jstr(g->type, sizeof(g->type) - 1));
-		jset(o, "class", jstr(g->cls, sizeof(g->cls) - 1));
-		jset(o, "tier", json_string(tier_name(g->tier)));
-		jset(o, "start", json_integer((json_int_t)g->start));
-		jset(o, "end", json_integer((json_int_t)g->end));
-		jset(o, "validator", jstr(g->validator, sizeof(g->validator) - 1));
-		if (json_array_append_new(fa, o) < 0)
-			jok(NULL);
+		sbuf_adds(out, i ? ",{\"type\":" : "{\"type\":");
+		add_str(out, g->type, sizeof(g->type) - 1);
+		sbuf_adds(out, ",\"class\":");
+		add_str(out, g->cls, sizeof(g->cls) - 1);
+		sbuf_adds(out, ",\"tier\":\"");
+		sbuf_adds(out, tier_name(g->tier));
+		sbuf_adds(out, "\",\"start\":");
+		add_uint(out, g->start);
+		sbuf_adds(out, ",\"end\":");
+		add_uint(out, g->end);
+		sbuf_adds(out, ",\"validator\":");
+		add_str(out, g->validator, sizeof(g->validator) - 1);
+		sbuf_adds(out, "}");
 	}
-	for (size_t i = 0; i < r->nredactions; i++) {
+	sbuf_adds(out, "],\"redactions\":[");
+	for (size_t i = 0; i < r->nredactions && !out->overflow; i++) {
 		const struct guard_redaction *x = &r->redactions[i];
-		json_t *o = jok(json_object());
 
-		jset(o, "start", json_integer((json_int_t)x->start));
-		jset(o, "end", json_integer((json_int_t)x->end));
-		jset(o, "placeholder", jstr(x->placeholder, GUARD_PLACEHOLDER_MAX));
-		if (json_array_append_new(ra, o) < 0)
-			jok(NULL);
+		sbuf_adds(out, i ? ",{\"start\":" : "{\"start\":");
+		add_uint(out, x->start);
+		sbuf_adds(out, ",\"end\":");
+		add_uint(out, x->end);
+		sbuf_adds(out, ",\"placeholder\":");
+		add_str(out, x->placeholder, GUARD_PLACEHOLDER_MAX);
+		sbuf_adds(out, "}");
 	}
-	jset(h, "findings", fa);
-	jset(h, "redactions", ra);
-	emit(out, h, NULL, 0);
+	sbuf_adds(out, "]}");
+	hlen = out->len - hstart;
+	/* All or nothing, as for any frame. */
+	if (out->overflow || hlen > UINT32_MAX - 4) {
+		out->len = mark;
+		if (out->p)
+			out->p[mark] = '\0';
+		out->overflow = true;
+		return;
+	}
+	put_be32((unsigned char *)out->p + mark, (uint32_t)(4 + hlen));
+	put_be32((unsigned char *)out->p + mark + 4, (uint32_t)hlen);
 }
 
 static int
@@ -840,17 +1087,146 @@ decode_redactions(const json_t *arr, size_t body_len, struct guard_reply *r, cha
 	return 0;
 }
 
+static bool
+rd_tier(struct rd *d, enum tier *t)
+{
+	const char *s;
+	size_t n;
+
+	return rd_str(d, 32, &s, &n) && tier_parse(s, n, t) == 0;
+}
+
+static bool
+rd_span(struct rd *d, size_t body_len, size_t *start, size_t *end)
+{
+	uint64_t s, e;
+
+	if (!RD_LIT(d, "\"start\":") || !rd_uint(d, GUARD_MAX_ID, &s) ||
+	    !RD_LIT(d, ",\"end\":") || !rd_uint(d, GUARD_MAX_ID, &e) || !(s < e && e <= body_len))
+		return false;
+	*start = (size_t)s;
+	*end = (size_t)e;
+	return true;
+}
+
+/* A name member (type, class, validator) into its fixed field, as get_name checks it. */
+static bool
+rd_name(struct rd *d, char *dst, size_t dstlen, bool may_be_empty)
+{
+	const char *s;
+	size_t n;
+
+	if (!rd_str(d, dstlen - 1, &s, &n) || (n == 0 && !may_be_empty) ||
+	    !span_only(s, n, name_char))
+		return false;
+	copy_span(dst, dstlen, s, n);
+	return true;
+}
+
+/* Room for one more element of a calloc'ed array of *cap (zeroed like xcalloc). */
+static void *
+grow_zeroed(void *arr, size_t n, size_t *cap, size_t size)
+{
+	size_t old = *cap;
+
+	if (n < old)
+		return arr;
+	*cap = old ? old * 2 : 8;
+	arr = xrealloc(arr, *cap * size);
+	memset((char *)arr + old * size, 0, (*cap - old) * size);
+	return arr;
+}
+
+/* The fast reader's reply (see the top of the file); false: the full parser decides. */
+static bool
+reply_fast(const struct guard_frame *f, size_t body_len, struct guard_reply *r)
+{
+	struct rd d = { f->header, f->header + f->header_len };
+	const char *s;
+	size_t n, cap;
+	uint64_t id;
+
+	if (!fast_reader || f->header_len > GUARD_MAX_HEADER || f->body_len != 0 ||
+	    !RD_LIT(&d, "{\"type\":\"result\",\"id\":") || !rd_uint(&d, GUARD_MAX_ID, &id) ||
+	    !RD_LIT(&d, ",\"decision\":") || !rd_str(&d, 16, &s, &n))
+		return false;
+	if (n == 5 && memcmp(s, "allow", 5) == 0)
+		r->decision = GUARD_ALLOW;
+	else if (n == 4 && memcmp(s, "deny", 4) == 0)
+		r->decision = GUARD_DENY;
+	else if (n == 5 && memcmp(s, "error", 5) == 0)
+		r->decision = GUARD_ERROR;
+	else
+		return false;
+	if (!RD_LIT(&d, ",\"tier\":") || !rd_tier(&d, &r->tier) ||
+	    !RD_LIT(&d, ",\"reason\":") || !rd_str(&d, 4096, &s, &n))
+		return false;
+	r->id = id;
+	/* Cut like a decoded reason; ASCII has no characters to cut between. */
+	copy_span(r->reason, sizeof(r->reason), s, n);
+	if (!RD_LIT(&d, ",\"findings\":["))
+		return false;
+	cap = 0;
+	while (!RD_LIT(&d, "]")) {
+		struct guard_finding *g;
+
+		if (r->nfindings == GUARD_MAX_FINDINGS ||
+		    !(r->nfindings == 0 ? RD_LIT(&d, "{\"type\":") : RD_LIT(&d, ",{\"type\":")))
+			goto fail;
+		r->findings = grow_zeroed(r->findings, r->nfindings, &cap, sizeof(*r->findings));
+		g = &r->findings[r->nfindings];
+		if (!rd_name(&d, g->type, sizeof(g->type), false) || !RD_LIT(&d, ",\"class\":") ||
+		    !rd_name(&d, g->cls, sizeof(g->cls), false) || !RD_LIT(&d, ",\"tier\":") ||
+		    !rd_tier(&d, &g->tier) || !RD_LIT(&d, ",") ||
+		    !rd_span(&d, body_len, &g->start, &g->end) ||
+		    !RD_LIT(&d, ",\"validator\":") ||
+		    !rd_name(&d, g->validator, sizeof(g->validator), true) || !RD_LIT(&d, "}"))
+			goto fail;
+		r->nfindings++;
+	}
+	if (!RD_LIT(&d, ",\"redactions\":["))
+		goto fail;
+	cap = 0;
+	while (!RD_LIT(&d, "]")) {
+		struct guard_redaction *x;
+
+		if (r->nredactions == GUARD_MAX_REDACTIONS ||
+		    !(r->nredactions == 0 ? RD_LIT(&d, "{") : RD_LIT(&d, ",{")))
+			goto fail;
+		r->redactions = grow_zeroed(r->redactions, r->nredactions, &cap,
+		    sizeof(*r->redactions));
+		x = &r->redactions[r->nredactions];
+		if (!rd_span(&d, body_len, &x->start, &x->end) ||
+		    (r->nredactions > 0 && x->start < r->redactions[r->nredactions - 1].end) ||
+		    !RD_LIT(&d, ",\"placeholder\":") || !rd_str(&d, GUARD_PLACEHOLDER_MAX, &s, &n) ||
+		    n == 0 || !span_only(s, n, placeholder_char) || !RD_LIT(&d, "}"))
+			goto fail;
+		copy_span(x->placeholder, sizeof(x->placeholder), s, n);
+		r->nredactions++;
+	}
+	if (RD_LIT(&d, "}") && rd_done(&d)) {
+		fast_hits++;
+		return true;
+	}
+fail:
+	guard_reply_free(r);
+	memset(r, 0, sizeof(*r));
+	return false;
+}
+
 int
 guard_reply_decode(const struct guard_frame *f, size_t body_len, struct guard_reply *r,
     char *why, size_t whylen)
 {
-	json_t *j = load_header(f, why, whylen);
+	json_t *j;
 	const json_t *reason;
 	uint64_t id;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (!j)
+	if (reply_fast(f, body_len, r))
+		return 0;
+	if (!(j = load_header(f, why, whylen)))
 		return -1;
 	if (want_type(j, "result", why, whylen) < 0 || !body_empty(f, why, whylen) ||
 	    get_uint(j, "id", GUARD_MAX_ID, false, &id, why, whylen) < 0 ||

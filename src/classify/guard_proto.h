@@ -99,7 +99,7 @@ struct guard_request {
 	pid_t pid;
 	const void *body;		/* the HTTP request body; decoded: borrows from the frame */
 	size_t body_len;
-	void *storage;			/* decoded: what the strings borrow from; NULL when encoding */
+	void *storage;			/* decoded: the block the strings live in; NULL when encoding */
 };
 void guard_request_encode(const struct guard_request *r, struct sbuf *out);
 /* Classifier side.  String fields borrow from storage owned by *r; free with guard_request_free. */
@@ -152,5 +152,17 @@ int guard_reply_peek_id(const struct guard_frame *f, uint64_t *id);
 void guard_reply_free(struct guard_reply *r);
 
 const char *guard_decision_name(enum guard_decision d);
+
+/*
+ * The decoders read a header in the compact form warden's encoders write
+ * (members in their order, no whitespace, plain ASCII strings) without a
+ * JSON parser, and give anything else to the full parser, which alone
+ * refuses and explains.  Both accept the same headers with the same
+ * values.  Off (for tests and measurements), every header takes the full
+ * parser.  On by default.
+ */
+void guard_proto_fast_decode(bool on);
+/* How many headers the fast reader has taken in this process (tests). */
+size_t guard_proto_fast_hits(void);
 
 #endif
