@@ -115,15 +115,14 @@ arg_start(pid_t pid)
 	return strtoull(p, NULL, 10);
 }
 
-/* The pid as the sandbox sees it (last NSpid field) and its parent's; 0 when gone. */
+/* The pid as the sandbox sees it (last NSpid field) and the host pid of its parent. */
 static void
-inner_pids(pid_t pid, pid_t *inner, pid_t *ppid_inner)
+status_pids(pid_t pid, pid_t *inner, pid_t *ppid_host)
 {
 	char path[64], buf[4096];
 	const char *ns, *pp;
-	pid_t ppid_host = 0;
 
-	*inner = *ppid_inner = 0;
+	*inner = *ppid_host = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return;
@@ -135,11 +134,23 @@ inner_pids(pid_t pid, pid_t *inner, pid_t *ppid_inner)
 		*inner = (pid_t)strtol(last, NULL, 10);
 	}
 	if ((pp = strstr(buf, "\nPPid:")))
-		ppid_host = (pid_t)strtol(pp + 6, NULL, 10);
-	if (ppid_host > 0) {
-		pid_t dummy;
-		inner_pids(ppid_host, ppid_inner, &dummy);
-	}
+		*ppid_host = (pid_t)strtol(pp + 6, NULL, 10);
+}
+
+/*
+ * The pid as the sandbox sees it and its parent's; 0 when gone.  Two
+ * status files, not the whole ancestor chain: this runs while the caller
+ * is stopped in its notification (at an exec or its exit_group).
+ */
+static void
+inner_pids(pid_t pid, pid_t *inner, pid_t *ppid_inner)
+{
+	pid_t ppid_host, unused;
+
+	*ppid_inner = 0;
+	status_pids(pid, inner, &ppid_host);
+	if (ppid_host > 0)
+		status_pids(ppid_host, ppid_inner, &unused);
 }
 
 /* Read a NUL-terminated string from the process's memory. */
