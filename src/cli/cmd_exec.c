@@ -51,7 +51,8 @@ cmd_exec(int argc, char **argv)
 		fprintf(stderr, "warden: %s\n", err.msg);
 		return WEXIT_FAILURE;
 	}
-	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	/* The static sections (all exec needs) are those the sandbox started with. */
+	snprintf(path, sizeof(path), "%s/public/policy.yaml", dir);
 	if (policy_load_file(path, &p, &d) < 0) {
 		policy_diags_print(&d, stderr);
 		policy_diags_free(&d);

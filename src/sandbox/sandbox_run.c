@@ -275,11 +275,9 @@ static void
 save_state(struct sup *s)
 {
 	struct werr err = { 0 };
-	char *canon = policy_canonical(s->policy);
 
-	if (state_write(s->state_dir, &s->st, canon, &err) < 0)
+	if (state_write(s->state_dir, &s->st, &err) < 0)
 		log_warnx("state: %s", err.msg);
-	free(canon);
 }
 
 /*

@@ -109,13 +109,10 @@ write_atomic(const char *dir, const char *file, const char *text, struct werr *e
 }
 
 int
-state_write(const char *dir, const struct sb_state *st, const char *policy_yaml,
-    struct werr *err)
+state_write(const char *dir, const struct sb_state *st, struct werr *err)
 {
 	_cleanup_free_ char *text = NULL;
 
-	if (policy_yaml && write_atomic(dir, "policy.yaml", policy_yaml, err) < 0)
-		return -1;
 	text = xasprintf("name=%s\nsupervisor_pid=%d\ninit_pid=%d\ninit_start=%" PRIu64
 	    "\nagent_pid=%d\nstarted=%" PRId64 "\npolicy_hash=%s\npolicy_revision=%" PRIu64 "\nworkdir=%s\nhome=%s\n"
 	    "uid=%u\ngid=%u\ncommand=%s\nlandlock_abi=%d\nlandlock_scoped=%d\nlimits=%s\naudit_path=%s\n",
@@ -259,7 +256,7 @@ state_remove(const char *dir, int lock_fd)
 	 * interrupted rewrite).  The directory, the lock, goes last.
 	 */
 	static const char *const files[] = {
-		"state", "policy.yaml", "ca-bundle.pem", "placeholders",
+		"state", "policy.yaml" /* an earlier version's copy */, "ca-bundle.pem", "placeholders",
 		"public/policy.yaml", "public/AGENTS.md", "public/.policy.yaml.tmp",
 		"public/.AGENTS.md.tmp", "lock" /* an earlier version's lock file */,
 	};

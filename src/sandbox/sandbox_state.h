@@ -44,8 +44,11 @@ int state_base(char *out, size_t n, struct werr *err);
 const char *state_check_name(const char *name);
 /* Create the directory for name and take its lock; *lock_fd stays open. */
 int state_create(const char *name, char *dir, size_t n, int *lock_fd, struct werr *err);
-int state_write(const char *dir, const struct sb_state *st, const char *policy_yaml,
-    struct werr *err);
+/*
+ * DIR/state, replaced atomically.  The running policy is not copied here:
+ * DIR/public/policy.yaml (sandbox_files.h) has it, rewritten on every reload.
+ */
+int state_write(const char *dir, const struct sb_state *st, struct werr *err);
 /* Load a running sandbox's state; fails clearly when it does not exist or is gone. */
 int state_load(const char *name, struct sb_state *st, char *dir, size_t n, struct werr *err);
 /* Names of running sandboxes (sorted). */
