@@ -6,7 +6,7 @@
 set -eu
 
 profile=${1:-build}
-build="gcc make meson ninja-build pkg-config libc6-dev libseccomp-dev libyaml-dev libssl-dev libpsl-dev libidn2-dev libjansson-dev libvectorscan-dev"
+build="gcc make meson ninja-build pkg-config libc6-dev libseccomp-dev libyaml-dev libssl-dev nettle-dev libpsl-dev libidn2-dev libjansson-dev libvectorscan-dev"
 case "$profile" in
 build) pkgs="$build" ;;
 demo)  pkgs="$build python3 curl" ;;

@@ -52,6 +52,10 @@ cp "$BUILD/warden" "$STAGE/warden"
 if [[ -x $BUILD/warden-guard ]]; then
 	cp "$BUILD/warden-guard" "$STAGE/warden-guard"
 fi
+# So is OpenSSL, which warden loads when something needs it.
+if [[ -f $BUILD/warden-openssl.so ]]; then
+	cp "$BUILD/warden-openssl.so" "$STAGE/warden-openssl.so"
+fi
 cp "$ROOT/tests/lib.sh" "$STAGE/tests/lib.sh"
 mkdir -p "$STAGE/tests/upstream"
 cp "$ROOT"/tests/upstream/* "$STAGE/tests/upstream/"

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <nettle/base64.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -209,6 +210,25 @@ audit_default_dir(char *out, size_t n, struct werr *err)
 }
 
 /*
+ * Base64 (no line breaks) into out; the decoded length, or -1 when the
+ * text is not base64 or does not fit.  nettle's decoder, so that reading
+ * the key needs no OpenSSL (loaded only when something needs it).
+ */
+static ssize_t
+decode64(unsigned char *out, size_t max, const char *text, size_t len)
+{
+	struct base64_decode_ctx c;
+	size_t n = max;
+
+	if (BASE64_DECODE_LENGTH(len) > max)
+		return -1;
+	base64_decode_init(&c);
+	if (!base64_decode_update(&c, &n, out, len, text) || !base64_decode_final(&c))
+		return -1;
+	return (ssize_t)n;
+}
+
+/*
  * The key exactly as this file writes it (PEM_write_PrivateKey of an
  * Ed25519 key): PKCS#8 with no attributes, 48 bytes of DER whose last 32
  * are the private key, in one base64 line.  Read directly into a->raw
@@ -232,7 +252,7 @@ read_own_key(FILE *f, struct audit *a)
 	/* 48 bytes are 64 base64 digits without padding: decoding yields exactly 48. */
 	if (n == sizeof(text) - 1 && memcmp(text, begin, sizeof(begin) - 1) == 0 &&
 	    memcmp(text + sizeof(begin) - 1 + 64, end, sizeof(end) - 1) == 0 &&
-	    EVP_DecodeBlock(der, (const unsigned char *)text + sizeof(begin) - 1, 64) == 48 &&
+	    decode64(der, sizeof(der), text + sizeof(begin) - 1, 64) == 48 &&
 	    memcmp(der, prefix, sizeof(prefix)) == 0) {
 		memcpy(a->raw, der + 16, 32);
 		ok = true;
@@ -477,7 +497,8 @@ fail:
 	werr_prefix(err, "audit");
 	if (a->fd >= 0)
 		close(a->fd);
-	EVP_PKEY_free(a->key);
+	if (a->key)
+		EVP_PKEY_free(a->key);
 	explicit_bzero(a->raw, sizeof(a->raw));
 	sbuf_free(&a->rec);
 	free(a->path);
@@ -731,7 +752,8 @@ audit_close(struct audit *a, struct werr *err)
 		r = -1;
 	}
 	close(a->fd);
-	EVP_PKEY_free(a->key);
+	if (a->key)
+		EVP_PKEY_free(a->key);
 	explicit_bzero(a->raw, sizeof(a->raw));
 	sbuf_free(&a->rec);
 	free(a->path);

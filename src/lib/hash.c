@@ -1,20 +1,16 @@
 /*
- * SHA-256 through OpenSSL's one-shot SHA256_Init/Update/Final rather than
- * EVP: the EVP path initialises the library on first use (reads
- * openssl.cnf, loads the default provider, builds its algorithm store:
- * ~0.8 ms), and the policy hash is computed on the way to creating every
- * sandbox, where that would be paid before the namespaces even exist.  The
- * low-level functions run the same assembly (SHA extensions, AVX2) with no
- * initialisation.  OpenSSL 3 marks them deprecated in favour of EVP, whose
- * gain is the choice of a provider; these hashes (policy names, the audit
- * chain, binary pins) need the standard function, not a particular
- * implementation of it.
+ * SHA-256 through nettle's sha256_* functions, linked statically: the
+ * policy hash is computed on the way to creating every sandbox and the
+ * audit chain hashes every record, so the hash must cost no library
+ * initialisation and must not pull OpenSSL (loaded only when a sandbox
+ * needs TLS, src/lib/ossl_lazy.c) into the start of a sandbox that does
+ * not.  nettle selects its SHA extensions code at run time, as OpenSSL
+ * does.
  */
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include "hash.h"
 
 #include <errno.h>
-#include <openssl/sha.h>
+#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -33,13 +29,13 @@ to_hex(const unsigned char md[32], char hex[SHA256_HEX_LEN + 1])
 void
 sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256_CTX c;
+	unsigned char md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx c;
 
-	/* These cannot fail: no allocation, no provider. */
-	SHA256_Init(&c);
-	SHA256_Update(&c, data, len);
-	SHA256_Final(md, &c);
+	/* These cannot fail: no allocation. */
+	sha256_init(&c);
+	sha256_update(&c, len, data);
+	sha256_digest(&c, sizeof(md), md);
 	to_hex(md, hex);
 }
 
@@ -47,11 +43,11 @@ int
 sha256_file_fd(int fd, char hex[SHA256_HEX_LEN + 1], struct werr *err)
 {
 	unsigned char buf[64 * 1024];
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256_CTX c;
+	unsigned char md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx c;
 	ssize_t n;
 
-	SHA256_Init(&c);
+	sha256_init(&c);
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0)
@@ -61,9 +57,9 @@ sha256_file_fd(int fd, char hex[SHA256_HEX_LEN + 1], struct werr *err)
 				continue;
 			return werr_sys(err, "read");
 		}
-		SHA256_Update(&c, buf, (size_t)n);
+		sha256_update(&c, (size_t)n, buf);
 	}
-	SHA256_Final(md, &c);
+	sha256_digest(&c, sizeof(md), md);
 	to_hex(md, hex);
 	return 0;
 }

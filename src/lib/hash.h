@@ -1,4 +1,4 @@
-/* SHA-256 helpers (OpenSSL's low-level functions: no library initialisation). */
+/* SHA-256 helpers (nettle, linked statically: no library initialisation). */
 #ifndef WARDEN_HASH_H
 #define WARDEN_HASH_H
 
