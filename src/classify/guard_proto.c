@@ -628,17 +628,26 @@ out:
 /*
  * A string member's value as jstr makes it (valid UTF-8, cut at max
  * bytes), written straight into a header being built.  Plain ASCII that
- * fits needs no copy.
+ * fits needs no copy; printable ASCII without quotes or backslashes (the
+ * usual string) needs no escaping either and goes in as it is.
  */
 static void
 add_str(struct sbuf *out, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	size_t n = 0;
+	bool plain = true;
 	json_t *j;
 
-	while (p[n] && p[n] < 0x80 && n <= max)
-		n++;
+	for (; p[n] && p[n] < 0x80 && n <= max; n++)
+		if (p[n] < 0x20 || p[n] == 0x7f || p[n] == '"' || p[n] == '\\')
+			plain = false;
+	if (!p[n] && n <= max && plain) {
+		sbuf_add(out, "\"", 1);
+		sbuf_add(out, (const char *)p, n);
+		sbuf_add(out, "\"", 1);
+		return;
+	}
 	if (!p[n] && n <= max) {
 		sbuf_add_json(out, (const char *)p);
 		return;

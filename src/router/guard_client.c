@@ -137,7 +137,8 @@ struct guard_call {
 	guard_done_fn done;
 	void *arg;
 	unsigned unresolved;
-	struct slot slot[GUARD_POOL_MAX];
+	/* One per classifier of the pool (pool->n, fixed when the pool is made). */
+	struct slot slot[];
 };
 
 struct guard_pool {
@@ -282,7 +283,7 @@ call_unlink(struct guard_call *c)
 static void
 call_free(struct guard_call *c)
 {
-	for (unsigned i = 0; i < GUARD_POOL_MAX; i++)
+	for (unsigned i = 0; i < c->pool->n; i++)
 		guard_reply_free(&c->slot[i].reply);
 	free(c);
 }
@@ -333,6 +334,16 @@ add_reason(char *dst, size_t dstlen, const char *s)
 	snprintf(dst + n, dstlen - n, "%s%s", n ? "; " : "", s);
 }
 
+/* A bounded copy of a NUL-terminated name (snprintf "%s", without the formatter). */
+static void
+copy_name(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strnlen(src, dstlen - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void
 merge(const struct guard_call *c, struct guard_verdict *v)
 {
@@ -348,7 +359,7 @@ merge(const struct guard_call *c, struct guard_verdict *v)
 		const struct slot *s = &c->slot[i];
 		char line[sizeof(s->reason) + 96];
 
-		snprintf(v->per[i].name, sizeof(v->per[i].name), "%s", p->cl[i].name);
+		copy_name(v->per[i].name, sizeof(v->per[i].name), p->cl[i].name);
 		v->per[i].decision = s->decision;
 		v->per[i].tier = s->tier;
 		v->per[i].latency_us = s->latency_us;
@@ -1209,7 +1220,7 @@ struct guard_call *
 guard_classify(struct guard_pool *p, const struct guard_request *req, guard_done_fn done,
     void *arg)
 {
-	struct guard_call *c = xcalloc(1, sizeof(*c));
+	struct guard_call *c = xcalloc(1, sizeof(*c) + p->n * sizeof(c->slot[0]));
 	unsigned base = req->deadline_ms ? req->deadline_ms : GUARD_DEFAULT_DEADLINE_MS;
 
 	c->pool = p;
