@@ -97,6 +97,40 @@ struct infer {
 
 /* ---- small helpers ------------------------------------------------------------ */
 
+/*
+ * Append v in decimal.  sbuf_addf formats through a heap buffer
+ * (vasprintf), and these numbers are written on every request's path.
+ */
+static void
+add_uint(struct sbuf *b, uint64_t v)
+{
+	char t[24];
+	size_t i = sizeof(t);
+
+	do
+		t[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	sbuf_add(b, t + i, sizeof(t) - i);
+}
+
+/*
+ * An sbuf whose first allocation already holds about what it will be
+ * given (a request body of known length, the request for the provider),
+ * rather than doubling from a small start through a realloc and a copy
+ * at each step.
+ */
+static void
+sbuf_init_cap(struct sbuf *b, size_t max, size_t cap)
+{
+	sbuf_init(b, max);
+	if (cap > max)
+		cap = max + 1;
+	if (cap > b->cap) {
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+}
+
 static const struct infer_provider *
 provider_named(const struct proxy *px, const char *name)
 {
@@ -215,13 +249,16 @@ add_audit_fields(struct conn *c, struct sbuf *x, const char *provider)
 		sbuf_adds(x, ",\"direct\":");
 		sbuf_add_json(x, g->direct);
 	}
-	if (g->nredacted)
-		sbuf_addf(x, ",\"redacted\":%zu", g->nredacted);
+	if (g->nredacted) {
+		sbuf_adds(x, ",\"redacted\":");
+		add_uint(x, g->nredacted);
+	}
 	if (g->approval[0]) {
 		sbuf_adds(x, ",\"approval\":");
 		sbuf_add_json(x, g->approval);
 	}
-	sbuf_addf(x, ",\"bytes\":%zu", g->body.len);
+	sbuf_adds(x, ",\"bytes\":");
+	add_uint(x, g->body.len);
 }
 
 static void
@@ -394,7 +431,8 @@ infer_request(struct conn *c, const struct http_request *req, size_t head_len,
 			l7_out_add(&x->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	}
 	/* One byte over the limit is how an oversize chunked body shows. */
-	sbuf_init(&g->body, (size_t)inf->max_body + 1);
+	sbuf_init_cap(&g->body, (size_t)inf->max_body + 1, req->body == HTTP_BODY_LENGTH ?
+	    (size_t)req->content_length + 1 : 0);
 	http_body_init(&x->reqbody, req);
 	x->reqbody.payload = &g->body;
 	l7_in_consume(&x->c, head_len);
@@ -455,8 +493,11 @@ note_verdict(struct infer *g, const struct guard_verdict *v)
 		sbuf_add_json(&g->classifiers, guard_decision_name(v->per[i].decision));
 		sbuf_adds(&g->classifiers, ",\"tier\":");
 		sbuf_add_json(&g->classifiers, tier_name(v->per[i].tier));
-		sbuf_addf(&g->classifiers, ",\"latency_us\":%llu,\"pass\":%d}",
-		    (unsigned long long)v->per[i].latency_us, g->pass);
+		sbuf_adds(&g->classifiers, ",\"latency_us\":");
+		add_uint(&g->classifiers, v->per[i].latency_us);
+		sbuf_adds(&g->classifiers, ",\"pass\":");
+		add_uint(&g->classifiers, (uint64_t)g->pass);
+		sbuf_adds(&g->classifiers, "}");
 	}
 	sbuf_adds(&g->classifiers, "]");
 	if (g->pass != 1)
@@ -477,7 +518,8 @@ note_verdict(struct infer *g, const struct guard_verdict *v)
 		if (g->findings.len > 1)
 			sbuf_adds(&g->findings, ",");
 		sbuf_add_json(&g->findings, v->findings[i].type);
-		sbuf_addf(&g->findings, ":%zu", n);
+		sbuf_adds(&g->findings, ":");
+		add_uint(&g->findings, n);
 	}
 	sbuf_adds(&g->findings, "}");
 }
@@ -697,18 +739,23 @@ build_send(struct conn *c, const struct infer_provider *p)
 		body = rewritten;
 	path = g->direct[0] ? xstrdup(g->path) : infer_upstream_path(p, g->path,
 	    strlen(g->path));
-	sbuf_init(&g->send, blen + HTTP_MAX_HEAD + 65536);
+	sbuf_init_cap(&g->send, blen + HTTP_MAX_HEAD + 65536, blen + g->hdrs.len + 1024);
 	sbuf_adds(&g->send, g->method);
 	sbuf_adds(&g->send, " ");
 	sbuf_adds(&g->send, path);
 	sbuf_adds(&g->send, " HTTP/1.1\r\nHost: ");
 	free(path);
-	if (strchr(p->host, ':'))
-		sbuf_addf(&g->send, "[%s]", p->host);
-	else
+	if (strchr(p->host, ':')) {
+		sbuf_adds(&g->send, "[");
 		sbuf_adds(&g->send, p->host);
-	if (p->port != (p->tls ? 443 : 80))
-		sbuf_addf(&g->send, ":%u", (unsigned)p->port);
+		sbuf_adds(&g->send, "]");
+	} else {
+		sbuf_adds(&g->send, p->host);
+	}
+	if (p->port != (p->tls ? 443 : 80)) {
+		sbuf_adds(&g->send, ":");
+		add_uint(&g->send, p->port);
+	}
 	sbuf_adds(&g->send, "\r\n");
 	sbuf_add(&g->send, g->hdrs.p ? g->hdrs.p : "", g->hdrs.len);
 	if (p->credential) {
@@ -720,7 +767,9 @@ build_send(struct conn *c, const struct infer_provider *p)
 	/* Redacted values come back only from a body that is not compressed. */
 	if (g->pass == 2)
 		sbuf_adds(&g->send, "Accept-Encoding: identity\r\n");
-	sbuf_addf(&g->send, "Content-Length: %zu\r\n\r\n", blen);
+	sbuf_adds(&g->send, "Content-Length: ");
+	add_uint(&g->send, blen);
+	sbuf_adds(&g->send, "\r\n\r\n");
 	sbuf_add(&g->send, body ? body : "", blen);
 	free(rewritten);
 }
@@ -833,7 +882,7 @@ send_to(struct conn *c, const struct infer_provider *p)
 	snprintf(reason, sizeof(reason), "%s request routed to '%s' (max_tier %s)%s",
 	    tier_name(g->tier), p->name, tier_name(p->max_tier), g->pass == 2 ?
 	    " after redaction" : "");
-	sbuf_init(&ex, 1 << 20);
+	sbuf_init_cap(&ex, 1 << 20, 1024);
 	add_audit_fields(c, &ex, p->name);
 	r = l7_emit(c, "inference.route", "allow", reason, g->method, g->audit_path,
 	    ex.overflow ? NULL : ex.p);
