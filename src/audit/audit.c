@@ -16,14 +16,14 @@
  * hash.
  *
  * Signing happens at least once per run (the final checkpoint), so its
- * set-up is part of every start.  Through OpenSSL it is the library's
- * initialisation (configuration, providers, the algorithm name tables:
- * ~1 ms of CPU for one key object); nettle's Ed25519 is two plain
- * functions.  libhogweed (nettle's public-key half, present wherever
- * GnuTLS is) is dlopen()ed for them; without it, or for a key file not in
- * the form warden writes, the key goes through OpenSSL as before.  Both
- * produce the same RFC 8032 signatures (Ed25519 is deterministic), which
- * `warden audit verify` checks with OpenSSL.
+ * set-up is part of every start.  Through OpenSSL it is loading the
+ * library (src/lib/ossl_lazy.c) and its initialisation (configuration,
+ * providers, the algorithm name tables: ~1 ms of CPU for one key object);
+ * nettle's Ed25519 is two plain functions, linked statically (a dlopen()
+ * of libhogweed with libnettle and libgmp cost ~0.4 ms).  A key file not
+ * in the form warden writes goes through OpenSSL's PEM reader and is used
+ * through OpenSSL.  Both produce the same RFC 8032 signatures (Ed25519 is
+ * deterministic), which `warden audit verify` checks with OpenSSL.
  */
 #include "audit.h"
 
@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <nettle/base64.h>
+#include <nettle/eddsa.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -43,37 +44,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../lib/dl.h"
 #include "../lib/hash.h"
 #include "../lib/util.h"
 
 #define RECORD_MAX (256 * 1024)
-
-#ifndef LIBHOGWEED_SONAME
-#define LIBHOGWEED_SONAME "libhogweed.so.6"
-#endif
-
-/* nettle's Ed25519 (nettle/eddsa.h, stable since nettle 3.1). */
-static struct {
-	void (*public_key)(uint8_t *pub, const uint8_t *priv);
-	void (*sign)(const uint8_t *pub, const uint8_t *priv, size_t length, const uint8_t *msg,
-	    uint8_t *signature);
-} ed;
-static pthread_once_t ed_once = PTHREAD_ONCE_INIT;
-
-static void
-ed_load(void)
-{
-	static const char *const names[] = {
-		"nettle_ed25519_sha512_public_key", "nettle_ed25519_sha512_sign",
-	};
-	void *syms[2];
-
-	if (dl_load(LIBHOGWEED_SONAME, names, syms, 2)) {
-		*(void **)&ed.public_key = syms[0];
-		*(void **)&ed.sign = syms[1];
-	}
-}
 
 struct audit {
 	int fd;
@@ -272,22 +246,11 @@ openssl_start(void)
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
-/*
- * A key read by read_own_key ready to sign: nettle's when libhogweed
- * loads (a->key stays NULL), else an OpenSSL key object.  0 or -1.
- */
-static int
+/* A key read by read_own_key, ready to sign with nettle (a->key stays NULL). */
+static void
 use_raw_key(struct audit *a)
 {
-	pthread_once(&ed_once, ed_load);
-	if (ed.sign) {
-		ed.public_key(a->rawpub, a->raw);
-		return 0;
-	}
-	openssl_start();
-	a->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, a->raw, 32);
-	explicit_bzero(a->raw, sizeof(a->raw));
-	return a->key ? 0 : -1;
+	ed25519_sha512_public_key(a->rawpub, a->raw);
 }
 
 /*
@@ -310,9 +273,7 @@ load_key(struct audit *a, const char *path, struct werr *err)
 		}
 		if (read_own_key(f, a)) {
 			fclose(f);
-			if (use_raw_key(a) < 0)
-				return werr_set(err, "audit key %s is not an Ed25519 private key",
-				    path);
+			use_raw_key(a);
 			return 0;
 		}
 		rewind(f);
@@ -641,7 +602,7 @@ checkpoint(struct audit *a)
 	snprintf(msg, sizeof(msg), "%s%llu\n%s\n", AUDIT_SIG_DOMAIN,
 	    (unsigned long long)(a->seq + 1), a->prev);
 	if (!a->key) {
-		ed.sign(a->rawpub, a->raw, strlen(msg), (const uint8_t *)msg, sig);
+		ed25519_sha512_sign(a->rawpub, a->raw, strlen(msg), (const uint8_t *)msg, sig);
 	} else {
 		m = EVP_MD_CTX_new();
 		if (!m || EVP_DigestSignInit(m, NULL, NULL, NULL, a->key) <= 0 ||

@@ -1,7 +1,7 @@
 /*
  * Optional libraries, loaded on first use rather than linked: a library
  * that most runs never need (libpsl for wildcard hosts, libidn2 for
- * non-ASCII names, libhs for custom patterns, libhogweed for signing) then
+ * non-ASCII names, libhs for custom patterns) then
  * costs nothing at start-up.  Callers keep their function pointers in a
  * struct of their own and call dl_load once (under pthread_once).
  */

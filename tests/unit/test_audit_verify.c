@@ -1171,7 +1171,7 @@ open_with_key(const char *keyname, char pub[65], struct werr *err)
 
 /*
  * The signing key as written (read directly, not by the PEM reader, and
- * used through libhogweed where it loads) and in any other PEM form (read
+ * used through nettle) and in any other PEM form (read
  * and used by OpenSSL): the same public key, checkpoints that verify.  A
  * key of another type that looks the same (X25519: 48 bytes of PKCS#8
  * too) is refused, as is garbage.
