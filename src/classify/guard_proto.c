@@ -309,7 +309,7 @@ guard_proto_fast_decode(bool on)
 size_t
 guard_proto_fast_hits(void)
 {
-	return fast_hits;
+	return __atomic_load_n(&fast_hits, __ATOMIC_RELAXED);
 }
 
 struct rd {
@@ -781,7 +781,7 @@ request_fast(const struct guard_frame *f, struct guard_request *r)
 	r->body = f->body;
 	r->body_len = f->body_len;
 	request_strings(r, s, n);
-	fast_hits++;
+	__atomic_fetch_add(&fast_hits, 1, __ATOMIC_RELAXED);
 	return true;
 }
 
@@ -1214,7 +1214,7 @@ reply_fast(const struct guard_frame *f, size_t body_len, struct guard_reply *r)
 		r->nredactions++;
 	}
 	if (RD_LIT(&d, "}") && rd_done(&d)) {
-		fast_hits++;
+		__atomic_fetch_add(&fast_hits, 1, __ATOMIC_RELAXED);
 		return true;
 	}
 fail:
