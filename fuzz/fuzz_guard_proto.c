@@ -10,7 +10,10 @@
  *    end, redactions sorted and disjoint, placeholders of the allowed
  *    characters, counts within the limits, tiers and decisions valid;
  *  - what decodes, re-encodes to something that decodes to the same
- *    values (so the proxy and a classifier never disagree on a message).
+ *    values (so the proxy and a classifier never disagree on a message);
+ *  - requests and replies decode the same with and without the fast
+ *    reader of warden's own compact headers: both refuse, or both accept
+ *    with the same values.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -62,6 +65,65 @@ check_reply(const struct guard_reply *r)
 	}
 }
 
+static bool
+same_reply(const struct guard_reply *a, const struct guard_reply *b)
+{
+	if (a->id != b->id || a->decision != b->decision || a->tier != b->tier ||
+	    strcmp(a->reason, b->reason) != 0 || a->nfindings != b->nfindings ||
+	    a->nredactions != b->nredactions ||
+	    (a->nfindings && memcmp(a->findings, b->findings,
+	    a->nfindings * sizeof(*a->findings)) != 0))
+		return false;
+	for (size_t i = 0; i < a->nredactions; i++)
+		if (a->redactions[i].start != b->redactions[i].start ||
+		    a->redactions[i].end != b->redactions[i].end ||
+		    strcmp(a->redactions[i].placeholder, b->redactions[i].placeholder) != 0)
+			return false;
+	return true;
+}
+
+static bool
+same_request(const struct guard_request *a, const struct guard_request *b)
+{
+	return a->id == b->id && a->deadline_ms == b->deadline_ms && a->pid == b->pid &&
+	    strcmp(a->format, b->format) == 0 && strcmp(a->provider, b->provider) == 0 &&
+	    strcmp(a->host, b->host) == 0 && strcmp(a->path, b->path) == 0 &&
+	    strcmp(a->model, b->model) == 0 && strcmp(a->sandbox, b->sandbox) == 0 &&
+	    strcmp(a->binary, b->binary) == 0 && a->body_len == b->body_len &&
+	    (!a->body_len || memcmp(a->body, b->body, a->body_len) == 0);
+}
+
+/* The frame's reply decoded without the fast reader must match r (decoded with it), or both fail. */
+static void
+reply_without_fast(const struct guard_frame *f, int r_ok, const struct guard_reply *r)
+{
+	struct guard_reply slow;
+	int ok;
+
+	guard_proto_fast_decode(false);
+	ok = guard_reply_decode(f, BODY_LEN, &slow, NULL, 0) == 0;
+	guard_proto_fast_decode(true);
+	if (ok != r_ok || (ok && !same_reply(r, &slow)))
+		abort();
+	if (ok)
+		guard_reply_free(&slow);
+}
+
+static void
+request_without_fast(const struct guard_frame *f, int r_ok, const struct guard_request *r)
+{
+	struct guard_request slow;
+	int ok;
+
+	guard_proto_fast_decode(false);
+	ok = guard_request_decode(f, &slow, NULL, 0) == 0;
+	guard_proto_fast_decode(true);
+	if (ok != r_ok || (ok && !same_request(r, &slow)))
+		abort();
+	if (ok)
+		guard_request_free(&slow);
+}
+
 static void
 roundtrip_reply(const struct guard_reply *r)
 {
@@ -74,19 +136,9 @@ roundtrip_reply(const struct guard_reply *r)
 	if (guard_frame_parse(b.p, b.len, GUARD_MAX_FRAME, &f, NULL) != (ssize_t)b.len)
 		abort();
 	if (f.header_len <= GUARD_MAX_HEADER) {
-		if (guard_reply_decode(&f, BODY_LEN, &back, NULL, 0) < 0)
+		if (guard_reply_decode(&f, BODY_LEN, &back, NULL, 0) < 0 || !same_reply(&back, r))
 			abort();
-		if (back.id != r->id || back.decision != r->decision || back.tier != r->tier ||
-		    strcmp(back.reason, r->reason) != 0 || back.nfindings != r->nfindings ||
-		    back.nredactions != r->nredactions ||
-		    (r->nfindings && memcmp(back.findings, r->findings,
-		    r->nfindings * sizeof(*r->findings)) != 0))
-			abort();
-		for (size_t i = 0; i < r->nredactions; i++)
-			if (back.redactions[i].start != r->redactions[i].start ||
-			    back.redactions[i].end != r->redactions[i].end ||
-			    strcmp(back.redactions[i].placeholder, r->redactions[i].placeholder) != 0)
-				abort();
+		reply_without_fast(&f, 1, &back);
 		guard_reply_free(&back);
 	}
 	sbuf_free(&b);
@@ -102,15 +154,9 @@ roundtrip_request(const struct guard_request *r)
 	sbuf_init(&b, GUARD_MAX_FRAME + 8);
 	guard_request_encode(r, &b);
 	if (guard_frame_parse(b.p, b.len, GUARD_MAX_FRAME, &f, NULL) != (ssize_t)b.len ||
-	    guard_request_decode(&f, &back, NULL, 0) < 0)
+	    guard_request_decode(&f, &back, NULL, 0) < 0 || !same_request(&back, r))
 		abort();
-	if (back.id != r->id || back.deadline_ms != r->deadline_ms || back.pid != r->pid ||
-	    strcmp(back.format, r->format) != 0 || strcmp(back.provider, r->provider) != 0 ||
-	    strcmp(back.host, r->host) != 0 || strcmp(back.path, r->path) != 0 ||
-	    strcmp(back.model, r->model) != 0 || strcmp(back.sandbox, r->sandbox) != 0 ||
-	    strcmp(back.binary, r->binary) != 0 || back.body_len != r->body_len ||
-	    (r->body_len && memcmp(back.body, r->body, r->body_len) != 0))
-		abort();
+	request_without_fast(&f, 1, &back);
 	guard_request_free(&back);
 	sbuf_free(&b);
 }
@@ -132,15 +178,21 @@ decode_all(const struct guard_frame *f)
 	if (guard_request_decode(f, &req, why, sizeof(why)) == 0) {
 		if (req.body != f->body || req.body_len != f->body_len || req.id > GUARD_MAX_ID)
 			abort();
+		request_without_fast(f, 1, &req);
 		roundtrip_request(&req);
 		guard_request_free(&req);
+	} else {
+		request_without_fast(f, 0, NULL);
 	}
 	if (guard_reply_decode(f, BODY_LEN, &rep, why, sizeof(why)) == 0) {
 		check_reply(&rep);
+		reply_without_fast(f, 1, &rep);
 		roundtrip_reply(&rep);
 		guard_reply_free(&rep);
 	} else if (rep.findings || rep.redactions || rep.nfindings || rep.nredactions) {
 		abort();	/* a refused reply leaves nothing allocated */
+	} else {
+		reply_without_fast(f, 0, NULL);
 	}
 	if (guard_reply_peek_id(f, &id) == 0 && id > GUARD_MAX_ID)
 		abort();
