@@ -478,16 +478,46 @@ fail(struct audit *a, const char *what, int e)
 	a->failed = a->failbuf;
 }
 
+/* v as exactly w decimal digits (leading zeros), at p. */
 static void
-rfc3339(char *out, size_t n)
+digits(char *p, unsigned long v, int w)
 {
+	while (w-- > 0) {
+		p[w] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/*
+ * The record's time, "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ", appended to b.
+ * Every record has one, so it is laid out by hand, not by printf.
+ */
+static void
+add_rfc3339(struct sbuf *b)
+{
+	char t[30] = "0000-00-00T00:00:00.000000000Z";
 	struct timespec ts;
 	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	utc_tm(ts.tv_sec, &tm);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	digits(t, (unsigned long)(tm.tm_year + 1900) % 10000, 4);
+	digits(t + 5, (unsigned long)tm.tm_mon + 1, 2);
+	digits(t + 8, (unsigned long)tm.tm_mday, 2);
+	digits(t + 11, (unsigned long)tm.tm_hour, 2);
+	digits(t + 14, (unsigned long)tm.tm_min, 2);
+	digits(t + 17, (unsigned long)tm.tm_sec, 2);
+	digits(t + 20, (unsigned long)ts.tv_nsec, 9);
+	sbuf_add(b, t, sizeof(t));
+}
+
+/* ,"k": (k is a member name of this file's, never escaped). */
+static void
+add_key(struct sbuf *b, const char *k)
+{
+	sbuf_add(b, ",\"", 2);
+	sbuf_adds(b, k);
+	sbuf_add(b, "\":", 2);
 }
 
 static void
@@ -495,8 +525,28 @@ str_field(struct sbuf *b, const char *k, const char *v)
 {
 	if (!v)
 		return;
-	sbuf_addf(b, ",\"%s\":", k);
+	add_key(b, k);
 	sbuf_add_json(b, v);
+}
+
+static void
+uint_field(struct sbuf *b, const char *k, uint64_t v)
+{
+	add_key(b, k);
+	sbuf_add_uint(b, v);
+}
+
+/* pids are printed as signed, as before (a negative one is never recorded). */
+static void
+int_field(struct sbuf *b, const char *k, long v)
+{
+	add_key(b, k);
+	if (v < 0) {
+		sbuf_add(b, "-", 1);
+		sbuf_add_uint(b, (uint64_t)-(v + 1) + 1);
+	} else {
+		sbuf_add_uint(b, (uint64_t)v);
+	}
 }
 
 /* Form, hash, write (and maybe fsync) one record; extra is rendered JSON members. */
@@ -504,14 +554,17 @@ static int
 write_record(struct audit *a, const struct event *ev, const char *extra)
 {
 	struct sbuf *b = &a->rec;
-	char t[40], h[SHA256_HEX_LEN + 1];
+	char h[SHA256_HEX_LEN + 1];
 
 	if (a->failed)
 		return -1;
 	b->len = 0;
 	b->overflow = false;
-	rfc3339(t, sizeof(t));
-	sbuf_addf(b, "{\"seq\":%llu,\"time\":\"%s\"", (unsigned long long)(a->seq + 1), t);
+	sbuf_adds(b, "{\"seq\":");
+	sbuf_add_uint(b, a->seq + 1);
+	sbuf_adds(b, ",\"time\":\"");
+	add_rfc3339(b);
+	sbuf_adds(b, "\"");
 	str_field(b, "sandbox", a->sandbox);
 	str_field(b, "policy_hash", ev->policy_hash);
 	str_field(b, "event", ev->type);
@@ -519,17 +572,17 @@ write_record(struct audit *a, const struct event *ev, const char *extra)
 	str_field(b, "rule", ev->rule);
 	str_field(b, "reason", ev->reason);
 	if (ev->revision)
-		sbuf_addf(b, ",\"policy_revision\":%llu", (unsigned long long)ev->revision);
+		uint_field(b, "policy_revision", ev->revision);
 	str_field(b, "verb", ev->verb);
 	str_field(b, "binary", ev->binary);
 	str_field(b, "binary_sha256", ev->binary_sha256);
 	if (ev->pid)
-		sbuf_addf(b, ",\"pid\":%d", (int)ev->pid);
+		int_field(b, "pid", ev->pid);
 	if (ev->ppid)
-		sbuf_addf(b, ",\"ppid\":%d", (int)ev->ppid);
+		int_field(b, "ppid", ev->ppid);
 	str_field(b, "dst", ev->dst);
 	if (ev->port)
-		sbuf_addf(b, ",\"port\":%u", (unsigned)ev->port);
+		uint_field(b, "port", ev->port);
 	str_field(b, "addr", ev->addr);
 	str_field(b, "method", ev->method);
 	str_field(b, "path", ev->path);
@@ -541,7 +594,9 @@ write_record(struct audit *a, const struct event *ev, const char *extra)
 		sbuf_adds(b, ",");
 		sbuf_adds(b, extra);
 	}
-	sbuf_addf(b, ",\"prev\":\"%s\"", a->prev);
+	sbuf_adds(b, ",\"prev\":\"");
+	sbuf_adds(b, a->prev);
+	sbuf_adds(b, "\"");
 	if (b->overflow) {
 		fail(a, "record too large", EMSGSIZE);
 		return -1;
@@ -550,7 +605,9 @@ write_record(struct audit *a, const struct event *ev, const char *extra)
 	sbuf_adds(b, "}");
 	sha256_hex(b->p, b->len, h);
 	b->len--;
-	sbuf_addf(b, ",\"hash\":\"%s\"}\n", h);
+	sbuf_adds(b, ",\"hash\":\"");
+	sbuf_adds(b, h);
+	sbuf_adds(b, "\"}\n");
 	if (b->overflow) {
 		fail(a, "record too large", EMSGSIZE);
 		return -1;

@@ -189,10 +189,20 @@ sbuf_adds(struct sbuf *b, const char *s)
 void
 sbuf_addf(struct sbuf *b, const char *fmt, ...)
 {
+	char small[256], *p;
 	va_list ap;
-	char *p;
 	int n;
 
+	/* Most appends are short: formatted on the stack, no allocation. */
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	if ((size_t)n < sizeof(small)) {
+		sbuf_add(b, small, (size_t)n);
+		return;
+	}
 	va_start(ap, fmt);
 	n = vasprintf(&p, fmt, ap);
 	va_end(ap);
@@ -200,6 +210,18 @@ sbuf_addf(struct sbuf *b, const char *fmt, ...)
 		oom();
 	sbuf_add(b, p, (size_t)n);
 	free(p);
+}
+
+void
+sbuf_add_uint(struct sbuf *b, uint64_t v)
+{
+	char t[20];
+	size_t i = sizeof(t);
+
+	do
+		t[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	sbuf_add(b, t + i, sizeof(t) - i);
 }
 
 size_t

@@ -58,6 +58,8 @@ void sbuf_add(struct sbuf *b, const char *s, size_t n);
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addf(struct sbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append v in decimal (no printf: records and requests are built on hot paths). */
+void sbuf_add_uint(struct sbuf *b, uint64_t v);
 void sbuf_free(struct sbuf *b);
 /* Append s as a JSON string literal (quotes included, control bytes escaped). */
 void sbuf_add_json(struct sbuf *b, const char *s);

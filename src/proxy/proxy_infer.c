@@ -98,22 +98,6 @@ struct infer {
 /* ---- small helpers ------------------------------------------------------------ */
 
 /*
- * Append v in decimal.  sbuf_addf formats through a heap buffer
- * (vasprintf), and these numbers are written on every request's path.
- */
-static void
-add_uint(struct sbuf *b, uint64_t v)
-{
-	char t[24];
-	size_t i = sizeof(t);
-
-	do
-		t[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	sbuf_add(b, t + i, sizeof(t) - i);
-}
-
-/*
  * An sbuf whose first allocation already holds about what it will be
  * given (a request body of known length, the request for the provider),
  * rather than doubling from a small start through a realloc and a copy
@@ -251,14 +235,14 @@ add_audit_fields(struct conn *c, struct sbuf *x, const char *provider)
 	}
 	if (g->nredacted) {
 		sbuf_adds(x, ",\"redacted\":");
-		add_uint(x, g->nredacted);
+		sbuf_add_uint(x, g->nredacted);
 	}
 	if (g->approval[0]) {
 		sbuf_adds(x, ",\"approval\":");
 		sbuf_add_json(x, g->approval);
 	}
 	sbuf_adds(x, ",\"bytes\":");
-	add_uint(x, g->body.len);
+	sbuf_add_uint(x, g->body.len);
 }
 
 static void
@@ -494,9 +478,9 @@ note_verdict(struct infer *g, const struct guard_verdict *v)
 		sbuf_adds(&g->classifiers, ",\"tier\":");
 		sbuf_add_json(&g->classifiers, tier_name(v->per[i].tier));
 		sbuf_adds(&g->classifiers, ",\"latency_us\":");
-		add_uint(&g->classifiers, v->per[i].latency_us);
+		sbuf_add_uint(&g->classifiers, v->per[i].latency_us);
 		sbuf_adds(&g->classifiers, ",\"pass\":");
-		add_uint(&g->classifiers, (uint64_t)g->pass);
+		sbuf_add_uint(&g->classifiers, (uint64_t)g->pass);
 		sbuf_adds(&g->classifiers, "}");
 	}
 	sbuf_adds(&g->classifiers, "]");
@@ -519,7 +503,7 @@ note_verdict(struct infer *g, const struct guard_verdict *v)
 			sbuf_adds(&g->findings, ",");
 		sbuf_add_json(&g->findings, v->findings[i].type);
 		sbuf_adds(&g->findings, ":");
-		add_uint(&g->findings, n);
+		sbuf_add_uint(&g->findings, n);
 	}
 	sbuf_adds(&g->findings, "}");
 }
@@ -754,7 +738,7 @@ build_send(struct conn *c, const struct infer_provider *p)
 	}
 	if (p->port != (p->tls ? 443 : 80)) {
 		sbuf_adds(&g->send, ":");
-		add_uint(&g->send, p->port);
+		sbuf_add_uint(&g->send, p->port);
 	}
 	sbuf_adds(&g->send, "\r\n");
 	sbuf_add(&g->send, g->hdrs.p ? g->hdrs.p : "", g->hdrs.len);
@@ -768,7 +752,7 @@ build_send(struct conn *c, const struct infer_provider *p)
 	if (g->pass == 2)
 		sbuf_adds(&g->send, "Accept-Encoding: identity\r\n");
 	sbuf_adds(&g->send, "Content-Length: ");
-	add_uint(&g->send, blen);
+	sbuf_add_uint(&g->send, blen);
 	sbuf_adds(&g->send, "\r\n\r\n");
 	sbuf_add(&g->send, body ? body : "", blen);
 	free(rewritten);
