@@ -41,22 +41,28 @@ static char failure[PATH_MAX + 256];
 static int
 load_from(const char *path)
 {
+	char byfd[64];
 	struct stat st;
 	void *h;
 	void (*const *table)(void);
 	const unsigned int *count;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (stat(path, &st) < 0)
+	if (fd < 0)
 		return -1;
-	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	/* The file checked is the file loaded: through its fd, not its name again. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
 		snprintf(failure, sizeof(failure), "%s: refused: it must be a file owned by root "
 		    "or by this user and writable by no one else", path);
 		return -2;
 	}
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	snprintf(byfd, sizeof(byfd), "/proc/self/fd/%d", fd);
+	h = dlopen(byfd, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
 	if (!h) {
-		snprintf(failure, sizeof(failure), "%s", dlerror());
+		snprintf(failure, sizeof(failure), "%s: %s", path, dlerror());
 		return -2;
 	}
 	table = dlsym(h, "warden_ossl_table");

@@ -67,6 +67,13 @@ run_w --policy "$POLICY" --audit-log "$TRAILS/l7.jsonl" -- true
 is "$RC" 125 "a policy whose endpoint needs its TLS authority fails to start (exit 125)"
 like "$ERR" "cannot load OpenSSL" "... naming OpenSSL"
 
+printf 'not a shared object\n' >"$BIN/warden-openssl.so"
+chmod 644 "$BIN/warden-openssl.so"
+OUT=$("$W" audit verify "$TRAILS/plain.jsonl" 2>&1)
+RC=$?
+is "$RC" 125 "a warden-openssl.so that is not a shared object is not loaded"
+like "$OUT" "cannot load OpenSSL: $BIN/warden-openssl.so: " "... and the error names the file"
+
 cp "$MODULE" "$BIN/warden-openssl.so"
 chmod 664 "$BIN/warden-openssl.so"
 OUT=$("$W" audit verify "$TRAILS/plain.jsonl" 2>&1)
