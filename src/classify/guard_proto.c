@@ -267,17 +267,23 @@ body_empty(const struct guard_frame *f, char *why, size_t whylen)
 	return true;
 }
 
-/* Append v in decimal (sbuf_addf would format through a heap buffer). */
-static void
-add_uint(struct sbuf *b, uint64_t v)
+/*
+ * Open a frame in out: the 8 length bytes (filled in once the header is
+ * written) and the header's first members, "type" and "id".  Returns where
+ * the frame starts; its header starts 8 bytes later.
+ */
+static size_t
+frame_begin(struct sbuf *out, const char *type, uint64_t id)
 {
-	char t[24];
-	size_t i = sizeof(t);
+	static const char lengths[8];
+	size_t mark = out->len;
 
-	do
-		t[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	sbuf_add(b, t + i, sizeof(t) - i);
+	sbuf_add(out, lengths, sizeof(lengths));
+	sbuf_adds(out, "{\"type\":\"");
+	sbuf_adds(out, type);
+	sbuf_adds(out, "\",\"id\":");
+	sbuf_add_uint(out, id & GUARD_MAX_ID);
+	return mark;
 }
 
 /*
@@ -667,17 +673,14 @@ add_str(struct sbuf *out, const char *s, size_t max)
 void
 guard_request_encode(const struct guard_request *r, struct sbuf *out)
 {
-	size_t mark = out->len, hstart, hlen;
-	unsigned char prefix[8] = { 0 };
+	size_t mark, hstart, hlen;
 
 	if (out->overflow)
 		return;
-	sbuf_add(out, (const char *)prefix, 8);
-	hstart = out->len;
-	sbuf_adds(out, "{\"type\":\"classify\",\"id\":");
-	add_uint(out, r->id & GUARD_MAX_ID);
+	mark = frame_begin(out, "classify", r->id);
+	hstart = mark + 8;
 	sbuf_adds(out, ",\"deadline_ms\":");
-	add_uint(out, r->deadline_ms);
+	sbuf_add_uint(out, r->deadline_ms);
 	sbuf_adds(out, ",\"format\":");
 	add_str(out, r->format && *r->format ? r->format : "unknown", 32);
 	sbuf_adds(out, ",\"destination\":{\"provider\":");
@@ -693,7 +696,7 @@ guard_request_encode(const struct guard_request *r, struct sbuf *out)
 	sbuf_adds(out, ",\"binary\":");
 	add_str(out, r->binary, GUARD_MAX_STRING);
 	sbuf_adds(out, ",\"pid\":");
-	add_uint(out, r->pid > 0 ? (uint64_t)r->pid : 0);
+	sbuf_add_uint(out, r->pid > 0 ? (uint64_t)r->pid : 0);
 	sbuf_adds(out, "}}");
 	hlen = out->len - hstart;
 	/*
@@ -871,15 +874,12 @@ guard_decision_name(enum guard_decision d)
 void
 guard_reply_encode(const struct guard_reply *r, struct sbuf *out)
 {
-	size_t mark = out->len, hstart, hlen;
-	unsigned char prefix[8] = { 0 };
+	size_t mark, hstart, hlen;
 
 	if (out->overflow)
 		return;
-	sbuf_add(out, (const char *)prefix, 8);
-	hstart = out->len;
-	sbuf_adds(out, "{\"type\":\"result\",\"id\":");
-	add_uint(out, r->id & GUARD_MAX_ID);
+	mark = frame_begin(out, "result", r->id);
+	hstart = mark + 8;
 	sbuf_adds(out, ",\"decision\":\"");
 	sbuf_adds(out, guard_decision_name(r->decision));
 	sbuf_adds(out, "\",\"tier\":\"");
@@ -897,9 +897,9 @@ guard_reply_encode(const struct guard_reply *r, struct sbuf *out)
 		sbuf_adds(out, ",\"tier\":\"");
 		sbuf_adds(out, tier_name(g->tier));
 		sbuf_adds(out, "\",\"start\":");
-		add_uint(out, g->start);
+		sbuf_add_uint(out, g->start);
 		sbuf_adds(out, ",\"end\":");
-		add_uint(out, g->end);
+		sbuf_add_uint(out, g->end);
 		sbuf_adds(out, ",\"validator\":");
 		add_str(out, g->validator, sizeof(g->validator) - 1);
 		sbuf_adds(out, "}");
@@ -909,9 +909,9 @@ guard_reply_encode(const struct guard_reply *r, struct sbuf *out)
 		const struct guard_redaction *x = &r->redactions[i];
 
 		sbuf_adds(out, i ? ",{\"start\":" : "{\"start\":");
-		add_uint(out, x->start);
+		sbuf_add_uint(out, x->start);
 		sbuf_adds(out, ",\"end\":");
-		add_uint(out, x->end);
+		sbuf_add_uint(out, x->end);
 		sbuf_adds(out, ",\"placeholder\":");
 		add_str(out, x->placeholder, GUARD_PLACEHOLDER_MAX);
 		sbuf_adds(out, "}");
